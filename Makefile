@@ -1,0 +1,43 @@
+# Two commands: `make run` (the main job, embedded defaults) and `make test` (installs
+# everything the tests need, then runs the whole suite).
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+CODOR  := $(VENV)/bin/codor
+
+.PHONY: run test install system-deps lint typecheck unit bench corpus clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+## The main job: decide a bundled example agent session under the default policy.
+run: install
+	$(CODOR) check --pretty --policy codor:default --workspace examples/workspace examples/session.jsonl
+
+system-deps:
+	./scripts/install-system-deps.sh
+
+lint: install
+	$(VENV)/bin/ruff check src tests benchmarks scripts
+
+typecheck: install
+	$(VENV)/bin/mypy
+
+unit: install
+	$(VENV)/bin/pytest -q
+
+test: system-deps install lint typecheck unit
+
+## Benchmarks (not part of `make test`): results go to benchmarks/results/*.json
+bench: install
+	$(PY) -m pip install -q -e '.[bench]'
+	$(PY) benchmarks/policy_eval.py
+	$(PY) benchmarks/policy_load.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

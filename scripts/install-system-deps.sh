@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the test suite needs (only those missing). Needs root or sudo.
+set -euo pipefail
+# Each line: <command that must exist> <Debian package providing it>
+REQUIRED=(
+  "git git"
+)
+missing=()
+for entry in "${REQUIRED[@]}"; do
+  cmd=${entry%% *}; pkg=${entry##* }
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "installing Debian packages: ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"

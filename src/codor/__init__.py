@@ -1,0 +1,7 @@
+"""CODOR: decide, confine, record and verify what AI agents do."""
+
+from __future__ import annotations
+
+__all__ = ["__version__"]
+
+__version__ = "0.1.0"

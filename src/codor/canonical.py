@@ -1,0 +1,69 @@
+"""Canonical JSON (RFC 8785, JCS) — the only byte form CODOR ever hashes or signs."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["canonical_json", "canonical_sha256"]
+
+
+def _number(value: float) -> str:
+    if math.isnan(value) or math.isinf(value):
+        raise ValueError("NaN and Infinity cannot be canonicalised")
+    if value.is_integer() and abs(value) < 1e21:
+        return str(int(value))
+    text = repr(value)  # shortest round-trip form, as ECMAScript requires
+    if "e" in text:
+        mantissa, exp = text.split("e")
+        sign = "-" if exp.startswith("-") else "+"
+        text = f"{mantissa}e{sign}{int(exp.lstrip('+-'))}"
+        if mantissa.endswith(".0"):
+            text = text.replace(".0e", "e")
+    return text
+
+
+def _encode(value: Any, out: list[str]) -> None:
+    if value is None or value is True or value is False:
+        out.append("null" if value is None else "true" if value else "false")
+    elif isinstance(value, str):
+        out.append(json.dumps(value, ensure_ascii=False))
+    elif isinstance(value, int):
+        out.append(str(value))
+    elif isinstance(value, float):
+        out.append(_number(value))
+    elif isinstance(value, Mapping):
+        out.append("{")
+        items = sorted(value.items(), key=lambda kv: str(kv[0]).encode("utf-16-be"))
+        for i, (k, v) in enumerate(items):
+            if i:
+                out.append(",")
+            out.append(json.dumps(str(k), ensure_ascii=False))
+            out.append(":")
+            _encode(v, out)
+        out.append("}")
+    elif isinstance(value, list | tuple):
+        out.append("[")
+        for i, v in enumerate(value):
+            if i:
+                out.append(",")
+            _encode(v, out)
+        out.append("]")
+    else:
+        raise TypeError(f"cannot canonicalise {type(value).__name__}")
+
+
+def canonical_json(value: Any) -> bytes:
+    """Serialise ``value`` as RFC 8785 canonical JSON (UTF-8 bytes)."""
+    out: list[str] = []
+    _encode(value, out)
+    return "".join(out).encode("utf-8")
+
+
+def canonical_sha256(value: Any) -> str:
+    """Hex sha256 of the canonical JSON of ``value``."""
+    import hashlib
+
+    return hashlib.sha256(canonical_json(value)).hexdigest()

@@ -1,0 +1,92 @@
+"""``codor check``: one decision per input line, JSON Lines in and out; bad lines are reported
+(one line on stderr, a deny on stdout) and skipped, and the exit status is then 2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+from codor.errors import CodorError, InputError
+
+__all__ = ["run_check"]
+
+
+def _lines(source: str) -> Iterator[tuple[str, str]]:
+    """Yield (location, text) for every non-blank input line."""
+    if source == "-":
+        stream: TextIO = sys.stdin
+        name = "<stdin>"
+    elif source.lstrip().startswith("{"):
+        yield "<argument>", source
+        return
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise InputError("not a JSON action, '-' or a readable file", location=source)
+        stream = path.open(encoding="utf-8", errors="surrogateescape")
+        name = source
+    with stream if stream is not sys.stdin else _nullcontext(stream) as fh:
+        for number, text in enumerate(fh, 1):
+            if text.strip():
+                yield f"{name}:{number}", text
+
+
+class _nullcontext:
+    def __init__(self, value: TextIO) -> None:
+        self.value = value
+
+    def __enter__(self) -> TextIO:
+        return self.value
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def run_check(args: argparse.Namespace) -> int:
+    from codor.cli.main import EXIT_OK, EXIT_USAGE, find_workspace, resolve_policy
+    from codor.model import Action, Decision, Reason
+    from codor.policy import load_engine
+
+    workspace = find_workspace(args.workspace)
+    engine = load_engine(resolve_policy(args.policy, workspace), workspace=workspace)
+    to_action = _clawdstrike_reader() if args.format == "clawdstrike" else None
+    bad = 0
+    out = sys.stdout
+    try:
+        for where, text in _lines(args.input):
+            extra: dict[str, Any] = {}
+            try:
+                try:
+                    data = json.loads(text)
+                except ValueError as exc:
+                    raise InputError(f"not valid JSON: {exc}", location=where) from None
+                if to_action is not None:
+                    if isinstance(data, dict) and "eventId" in data:
+                        extra["eventId"] = data["eventId"]
+                    action = to_action(data, location=where)
+                else:
+                    action = Action.from_json(data, location=where)
+            except CodorError as exc:
+                bad += 1
+                sys.stderr.write(f"codor: {exc.one_line()}\n")
+                decision = Decision("deny", (Reason(f"input.{exc.code}", None, "high",
+                                                    exc.one_line()),),
+                                    policy=engine.policy.sha256)
+                extra["error"] = exc.to_json()
+            else:
+                decision = engine.decide(action)
+            out.write(json.dumps({**decision.to_json(), **extra}, ensure_ascii=False) + "\n")
+            out.flush()
+    finally:
+        engine.close()
+    return EXIT_USAGE if bad else EXIT_OK
+
+
+def _clawdstrike_reader() -> Any:
+    from codor.integrations.clawdstrike import event_to_action
+
+    return event_to_action

@@ -1,0 +1,137 @@
+"""The ``codor`` command. Parsing is argparse (fast to import); each subcommand imports what it
+needs only when it runs, so hooks and ``codor check`` start quickly.
+
+Exit codes: 0 success (also when an action is denied), 1 a check failed (policy tests, lint
+errors), 2 bad input or configuration, 3 internal error. Errors are one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from codor.errors import CodorError
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        sys.stderr.write(f"codor: {message} [E_USAGE]\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+def _add_policy_args(p: argparse.ArgumentParser, *, positional: bool = False) -> None:
+    if positional:
+        p.add_argument("policy", nargs="?", default=None,
+                       help="policy file or built-in ruleset (codor:default ...)")
+    else:
+        p.add_argument("--policy", "-p", default=None,
+                       help="policy file or built-in ruleset (default: .codor/policy.yaml, "
+                            "else codor:coding-assistant)")
+    p.add_argument("--workspace", "-w", default=None,
+                   help="the agent's workspace (default: nearest directory with .codor/, else cwd)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="codor", description="Decide, confine, record and verify what AI "
+                                               "agents do.")
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    check = sub.add_parser("check", help="decide actions (JSON Lines in, decisions out)")
+    _add_policy_args(check)
+    check.add_argument("--format", choices=("codor", "clawdstrike"), default="codor",
+                       help="input format: CODOR actions or Clawdstrike PolicyEvent v1")
+    check.add_argument("--no-record", action="store_true",
+                       help="do not record these decisions in the workspace ledger")
+    check.add_argument("input", nargs="?", default="-",
+                       help="an action as JSON text, a .jsonl file, or - for stdin (default)")
+
+    policy = sub.add_parser("policy", help="lint, show, test or import policies")
+    psub = policy.add_subparsers(dest="policy_command", parser_class=_Parser, required=True)
+    for name, text in (("lint", "report errors and warnings with file:line"),
+                       ("show", "print the merged policy"),
+                       ("test", "run the policy's own tests: section")):
+        p = psub.add_parser(name, help=text)
+        _add_policy_args(p, positional=True)
+        if name == "show":
+            p.add_argument("--format", choices=("yaml", "json"), default="yaml")
+        if name == "lint":
+            p.add_argument("--strict", action="store_true", help="warnings fail too (exit 1)")
+    imp = psub.add_parser("import", help="translate another engine's policy into CODOR's")
+    imp.add_argument("source_format", choices=("clawdstrike",))
+    imp.add_argument("file", help="the policy file (or 'ruleset:<name>' for a bundled one)")
+    imp.add_argument("--output", "-o", default="-", help="where to write (default stdout)")
+    return parser
+
+
+def find_workspace(explicit: str | None) -> Path:
+    """``--workspace``, else the nearest ancestor of cwd holding ``.codor/``, else cwd."""
+    if explicit:
+        return Path(explicit).absolute()
+    cwd = Path.cwd()
+    for d in (cwd, *cwd.parents):
+        if (d / ".codor").is_dir():
+            return d
+    return cwd
+
+
+def codor_home(workspace: Path) -> Path:
+    env = os.environ.get("CODOR_HOME")
+    return Path(env).absolute() if env else workspace / ".codor"
+
+
+def resolve_policy(explicit: str | None, workspace: Path) -> str:
+    if explicit:
+        return explicit
+    candidate = codor_home(workspace) / "policy.yaml"
+    if candidate.is_file():
+        return str(candidate)
+    from codor.policy import DEFAULT_POLICY
+
+    return DEFAULT_POLICY
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        from codor import __version__
+
+        print(f"codor {__version__}")
+        return EXIT_OK
+    try:
+        if args.command == "check":
+            from codor.cli.check import run_check
+
+            return run_check(args)
+        if args.command == "policy":
+            from codor.cli.policy import run_policy
+
+            return run_policy(args)
+        parser.print_help()
+        return EXIT_USAGE
+    except CodorError as exc:
+        sys.stderr.write(f"codor: {exc.one_line()}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as exc:  # noqa: BLE001 - never a traceback to the user
+        if os.environ.get("CODOR_DEBUG"):
+            raise
+        sys.stderr.write(f"codor: internal error: {type(exc).__name__}: {exc} [E_INTERNAL] "
+                         "(set CODOR_DEBUG=1 for a traceback)\n")
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,123 @@
+"""One error tree for all of CODOR; every class carries a stable, documented ``code``.
+
+This module imports nothing from the package. Errors are translated to exit codes only in
+``codor.cli`` and to HTTP statuses only in ``codor.server``. A *deny* is never an exception:
+it is a returned :class:`codor.model.Decision`.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ActionError",
+    "CodorError",
+    "ExtensionError",
+    "InputError",
+    "InternalError",
+    "PolicyError",
+    "PolicyExtendsError",
+    "PolicyPatternError",
+    "PolicySchemaError",
+    "PolicySyntaxError",
+    "PolicyVariableError",
+    "TokenError",
+    "UnknownKindError",
+]
+
+
+class CodorError(Exception):
+    """Base of every error CODOR raises on purpose.
+
+    ``code`` is stable across releases (scripts may match on it); ``location`` is where the
+    problem is (``file:line``, ``<stdin>:3``, a field name), when known.
+    """
+
+    code: str = "CODOR_ERROR"
+
+    def __init__(self, message: str, *, location: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.location = location
+
+    def one_line(self) -> str:
+        """The error as a single line: ``location: message [code]``."""
+        text = " ".join(self.message.split())
+        where = f"{self.location}: " if self.location else ""
+        return f"{where}{text} [{self.code}]"
+
+    def __str__(self) -> str:
+        return self.one_line()
+
+    def to_json(self) -> dict[str, str | None]:
+        return {"code": self.code, "message": self.message, "location": self.location}
+
+
+class InputError(CodorError):
+    """Input that is not what the command reads (not JSON, not an object, bad encoding)."""
+
+    code = "E_INPUT"
+
+
+class ActionError(CodorError):
+    """A malformed action: missing or mistyped field for its kind."""
+
+    code = "E_ACTION"
+
+
+class UnknownKindError(ActionError):
+    """An action kind CODOR does not know."""
+
+    code = "E_ACTION_KIND"
+
+
+class PolicyError(CodorError):
+    """Base of every problem with a policy file."""
+
+    code = "E_POLICY"
+
+
+class PolicySyntaxError(PolicyError):
+    """The policy file is not valid YAML."""
+
+    code = "E_POLICY_YAML"
+
+
+class PolicySchemaError(PolicyError):
+    """Unknown key, wrong type, bad effect, missing field."""
+
+    code = "E_POLICY_SCHEMA"
+
+
+class PolicyExtendsError(PolicyError):
+    """An ``extends`` entry is missing, unknown, cyclic or nested too deeply."""
+
+    code = "E_POLICY_EXTENDS"
+
+
+class PolicyVariableError(PolicyError):
+    """A ``${VAR}`` reference that nothing defines."""
+
+    code = "E_POLICY_VARIABLE"
+
+
+class PolicyPatternError(PolicyError):
+    """A glob, host pattern or regular expression that does not compile."""
+
+    code = "E_POLICY_PATTERN"
+
+
+class ExtensionError(CodorError):
+    """A guard extension could not be loaded, crashed, or timed out."""
+
+    code = "E_EXTENSION"
+
+
+class TokenError(CodorError):
+    """A capability token that cannot be parsed or whose signature is wrong."""
+
+    code = "E_TOKEN"
+
+
+class InternalError(CodorError):
+    """A bug inside CODOR. Decision paths turn it into a deny; it is never an allow."""
+
+    code = "E_INTERNAL"

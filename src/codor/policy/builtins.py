@@ -1,0 +1,95 @@
+"""Built-in protections: always on, never overridable by a policy or a capability token.
+
+They deny any agent write (``file.write``, ``file.delete``, ``patch.apply``, and the write
+targets of a ``command.exec``) to the active policy files, CODOR's state directory (ledger,
+keys, policy), and CODOR's own installation; and any read of CODOR's private keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from codor.model import Action
+from codor.policy.guards.base import EvalContext, Finding
+
+__all__ = ["BuiltinProtections", "installation_root"]
+
+_WRITE_KINDS = frozenset({"file.write", "file.delete", "patch.apply"})
+
+
+def installation_root() -> str:
+    """The directory of the installed ``codor`` package."""
+    return str(Path(__file__).resolve().parent.parent)
+
+
+def _under(path: str, roots: Sequence[str]) -> str | None:
+    for root in roots:
+        if path == root or path.startswith(root.rstrip("/") + "/"):
+            return root
+    return None
+
+
+class BuiltinProtections:
+    """The built-in protection layer. ``roots`` are protected files or directories."""
+
+    name = "builtin"
+
+    def __init__(self, write_roots: Iterable[str], secret_roots: Iterable[str] = ()) -> None:
+        self.write_roots = tuple(sorted({r.rstrip("/") or "/" for r in write_roots}))
+        self.secret_roots = tuple(sorted({r.rstrip("/") or "/" for r in secret_roots}))
+
+    @classmethod
+    def for_workspace(
+        cls, *, policy_files: Iterable[str], codor_home: str, extra: Iterable[str] = ()
+    ) -> BuiltinProtections:
+        files = [f for f in policy_files if not f.startswith("codor:")]
+        home = str(Path(codor_home).absolute())
+        write_roots = [*files, home, installation_root(), *extra]
+        # resolved forms too, so a protected path reached through a symlink stays protected
+        write_roots += [str(Path(r).resolve()) for r in list(write_roots)]
+        keys = str(Path(home) / "keys")
+        return cls(write_roots, [keys, str(Path(keys).resolve())])
+
+    def check(self, action: Action, ctx: EvalContext) -> Sequence[Finding]:
+        kind = action.kind
+        if kind in _WRITE_KINDS:
+            return self._paths(self._action_paths(action), "write", ctx, action.cwd)
+        if kind == "command.exec":
+            from codor.policy.shell import write_targets
+
+            return self._paths(write_targets(action.command, action.argv), "write", ctx,
+                               action.cwd)
+        if kind in ("file.read", "file.list") and action.path is not None and self.secret_roots:
+            return self._paths([action.path], "read", ctx, action.cwd)
+        return ()
+
+    @staticmethod
+    def _action_paths(action: Action) -> list[str]:
+        paths = [action.path] if action.path is not None else []
+        if action.kind == "patch.apply" and action.patch:
+            from codor.policy.diff import parse_patch
+
+            paths.extend(parse_patch(action.patch).paths)
+        return paths
+
+    def _paths(self, paths: Iterable[str], op: str, ctx: EvalContext,
+               cwd: str | None) -> list[Finding]:
+        roots = self.write_roots if op == "write" else self.secret_roots
+        out: list[Finding] = []
+        for raw in paths:
+            try:
+                forms = ctx.forms(raw, cwd)
+            except ValueError:
+                out.append(Finding("deny", "builtin.invalid_path", self.name, "high",
+                                   "path contains a NUL character"))
+                continue
+            for form in forms:
+                root = _under(form, roots)
+                if root is not None:
+                    what = "write to" if op == "write" else "read of"
+                    out.append(Finding("deny", f"builtin.protected_{op}", self.name, "critical",
+                                       f"{what} {raw} is never allowed: it is CODOR's own state "
+                                       f"({root})"))
+                    break
+        return out

@@ -1,0 +1,102 @@
+"""A small, strict-enough unified diff reader: which files a patch touches and what it adds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+__all__ = ["FilePatch", "PatchInfo", "parse_patch"]
+
+
+@dataclass(frozen=True, slots=True)
+class FilePatch:
+    """One file's part of a patch. Paths have their ``a/`` / ``b/`` prefixes removed;
+    ``None`` stands for ``/dev/null`` (file created or deleted)."""
+
+    old_path: str | None
+    new_path: str | None
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        out = []
+        for p in (self.old_path, self.new_path):
+            if p is not None and p not in out:
+                out.append(p)
+        return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
+class PatchInfo:
+    files: tuple[FilePatch, ...]
+    size: int
+
+    @property
+    def added(self) -> int:
+        return sum(len(f.added) for f in self.files)
+
+    @property
+    def removed(self) -> int:
+        return sum(len(f.removed) for f in self.files)
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        out: list[str] = []
+        for f in self.files:
+            out.extend(p for p in f.paths if p not in out)
+        return tuple(out)
+
+    def added_text(self) -> str:
+        return "\n".join(line for f in self.files for line in f.added)
+
+
+def _strip_prefix(raw: str) -> str | None:
+    path = raw.split("\t", 1)[0].strip()
+    if path.startswith('"') and path.endswith('"') and len(path) >= 2:
+        path = path[1:-1]
+    if path == "/dev/null":
+        return None
+    if path.startswith(("a/", "b/")):
+        return path[2:]
+    return path
+
+
+@lru_cache(maxsize=256)
+def parse_patch(text: str) -> PatchInfo:
+    """Parse a unified diff (git or plain). Lines outside hunks are ignored; added and removed
+    lines are collected per file. Text that is not a diff yields no files."""
+    files: list[FilePatch] = []
+    old: str | None = None
+    new: str | None = None
+    added: list[str] = []
+    removed: list[str] = []
+    in_file = False
+    in_hunk = False
+
+    def flush() -> None:
+        if in_file:
+            files.append(FilePatch(old, new, tuple(added), tuple(removed)))
+
+    lines = text.split("\n")
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if line.startswith("--- ") and i + 1 < len(lines) and lines[i + 1].startswith("+++ "):
+            flush()
+            old, new = _strip_prefix(line[4:]), _strip_prefix(lines[i + 1][4:])
+            added, removed = [], []
+            in_file, in_hunk = True, False
+            i += 2
+            continue
+        if line.startswith("diff --git "):
+            in_hunk = False
+        elif line.startswith("@@"):
+            in_hunk = in_file
+        elif in_hunk and line.startswith("+"):
+            added.append(line[1:])
+        elif in_hunk and line.startswith("-"):
+            removed.append(line[1:])
+        i += 1
+    flush()
+    return PatchInfo(tuple(files), len(text.encode("utf-8", "surrogatepass")))

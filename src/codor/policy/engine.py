@@ -1,0 +1,153 @@
+"""The evaluator: the normative decision semantics over a compiled policy.
+
+Layers: built-in protections → capability token fast path → rules and guards → extensions.
+Aggregation (order-independent): any deny ⇒ deny; else any ask ⇒ ask (every reason kept);
+else any allow ⇒ allow; else deny (default deny). ``pass`` abstains. A built-in deny is
+terminal; a valid token answers allow without rules, guards or extensions; extensions are
+called only when nothing denied. Any exception inside evaluation ⇒ deny (fail closed), reported
+to ``on_internal_error`` so it can be recorded.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from codor.errors import CodorError
+from codor.model import ACTION_KINDS, Action, Decision, Outcome, Reason
+from codor.policy.builtins import BuiltinProtections
+from codor.policy.compiler import CompiledPolicy
+from codor.policy.guards.base import EvalContext, Finding, Guard
+
+if TYPE_CHECKING:
+    from codor.policy.tokens import TokenVerifier
+
+__all__ = ["Engine", "InternalErrorHook"]
+
+InternalErrorHook = Callable[[Action | None, BaseException], None]
+
+
+def _redactor() -> Callable[[str], str]:
+    try:
+        from codor.policy.guards.secrets import default_scanner
+    except ImportError:  # pragma: no cover - secrets guard ships with CODOR
+        return lambda text: text
+    return default_scanner().redact
+
+
+class Engine:
+    """Decides actions under one compiled policy. Thread-safe; cheap to call."""
+
+    def __init__(
+        self,
+        policy: CompiledPolicy,
+        *,
+        builtins: Sequence[Guard] | None = None,
+        tokens: TokenVerifier | None = None,
+        clock: Callable[[], float] = time.time,
+        on_internal_error: InternalErrorHook | None = None,
+    ) -> None:
+        self.policy = policy
+        if builtins is None:
+            builtins = [BuiltinProtections.for_workspace(
+                policy_files=policy.files, codor_home=policy.codor_home)]
+        self.builtins = tuple(builtins)
+        self.tokens = tokens
+        self.clock = clock
+        self.on_internal_error = on_internal_error
+        self._dispatch = policy.dispatch
+        self._extensions = policy.extensions
+        self._unattended = policy.settings.unattended
+        self._redact = _redactor()
+        self._sha = policy.sha256
+
+    # -- public -------------------------------------------------------------------------------
+    def decide(self, action: Action) -> Decision:
+        """Decide one action. Never raises: internal errors are denies."""
+        now = self.clock()  # the single time snapshot of this evaluation (case 22)
+        try:
+            return self._decide(action, now)
+        except Exception as exc:  # noqa: BLE001 - fail closed, by design
+            return self._internal_error(action, exc)
+
+    def decide_json(self, data: Any, *, location: str | None = None) -> Decision:
+        """Validate a decoded JSON action and decide it; malformed input is a deny whose
+        reason carries the error code (the caller may also report the error)."""
+        try:
+            action = Action.from_json(data, location=location)
+        except CodorError as exc:
+            return Decision("deny", (Reason(f"input.{exc.code}", None, "high", exc.one_line()),),
+                            policy=self._sha)
+        return self.decide(action)
+
+    def close(self) -> None:
+        self.policy.close()
+
+    # -- evaluation ---------------------------------------------------------------------------
+    def _decide(self, action: Action, now: float) -> Decision:
+        kind = action.kind
+        if kind not in ACTION_KINDS:
+            return Decision("deny", (Reason("engine.unknown_kind", None, "high",
+                                            f"unknown action kind {kind!r}"),), policy=self._sha)
+        ctx = EvalContext(now, self.policy.workspace, self.policy.home, action.cwd)
+        findings: list[Finding] = []
+        for builtin in self.builtins:
+            findings.extend(builtin.check(action, ctx))
+        if any(f.effect == "deny" for f in findings):
+            return self._finish(findings, ())
+        warnings: tuple[str, ...] = ()
+        if action.token is not None:
+            if self.tokens is None:
+                warnings = ("capability token ignored: no token issuers are configured",)
+            else:
+                check = self.tokens.check(action.token, action, ctx)
+                if check.valid:
+                    reason = Reason("token.valid", "token", "info",
+                                    f"allowed by capability token {check.token_id}")
+                    return Decision("allow", (reason,), policy=self._sha)
+                warnings = (f"capability token ignored: {check.reason}",)
+        for check_fn in self._dispatch[kind]:
+            findings.extend(check_fn(action, ctx))
+        if self._extensions is not None and not any(f.effect == "deny" for f in findings):
+            for spec in self._extensions.by_kind.get(kind, ()):
+                finding = self._extensions.call(spec, action)
+                findings.append(finding)
+                if finding.effect == "deny":
+                    break
+        return self._finish(findings, warnings, kind)
+
+    def _finish(self, findings: Sequence[Finding], warnings: tuple[str, ...],
+                kind: str = "") -> Decision:
+        denies = [f for f in findings if f.effect == "deny"]
+        asks = [f for f in findings if f.effect == "ask"]
+        outcome: Outcome
+        if denies:
+            outcome, chosen = "deny", denies
+        elif asks:
+            outcome, chosen = "ask", asks
+        else:
+            allows = [f for f in findings if f.effect == "allow"]
+            if allows:
+                outcome, chosen = "allow", allows
+            else:
+                reason = Reason("engine.default_deny", None, "medium",
+                                f"no rule or guard allows this {kind} action (default deny)")
+                return Decision("deny", (reason,), warnings, self._sha)
+        redact = self._redact
+        reasons = tuple(Reason(f.rule, f.guard, f.severity, redact(f.message)) for f in chosen)
+        if outcome == "ask" and self._unattended:
+            return Decision("deny", reasons,
+                            (*warnings, "unattended policy: approval needed, nobody to ask"),
+                            self._sha)
+        return Decision(outcome, reasons, warnings, self._sha)
+
+    def _internal_error(self, action: Action | None, exc: BaseException) -> Decision:
+        if self.on_internal_error is not None:
+            try:
+                self.on_internal_error(action, exc)
+            except Exception:  # noqa: BLE001, S110 - the hook must not break fail-closed
+                pass
+        reason = Reason("engine.internal_error", None, "critical",
+                        f"internal error during evaluation ({type(exc).__name__}); denied")
+        return Decision("deny", (reason,), policy=self._sha)

@@ -1,0 +1,91 @@
+"""What every guard is: a compiled, I/O-free function from an action to findings.
+
+A guard module exposes ``compile_guard(section, cc) -> Guard``. Compilation validates the
+guard's configuration (through :class:`~codor.policy.schema.Section`, so every error has
+``file:line``) and precompiles patterns; ``check`` then runs on every matching action and must
+not do I/O except through :meth:`EvalContext.forms` (symlink resolution).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from codor.model import Action, Effect, Severity
+from codor.policy.paths import path_forms
+from codor.policy.patterns import GlobSet
+
+if TYPE_CHECKING:
+    from codor.policy.schema import Section
+
+__all__ = ["CompileContext", "EvalContext", "Finding", "Guard"]
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One guard's or rule's opinion on an action. ``rule`` is stable: ``paths.read.deny``."""
+
+    effect: Effect
+    rule: str
+    guard: str | None
+    severity: Severity
+    message: str
+
+
+class Guard(Protocol):
+    """A compiled guard. ``kinds`` says which action kinds it wants to see."""
+
+    name: str
+    kinds: frozenset[str]
+
+    def check(self, action: Action, ctx: EvalContext) -> Sequence[Finding]: ...
+
+
+@dataclass(slots=True)
+class CompileContext:
+    """What guard compilers may use. ``guards`` holds the guards compiled before this one
+    (``paths`` and ``secrets`` are compiled first so others can delegate to them)."""
+
+    workspace: str
+    home: str
+    case_insensitive: bool = False
+    warnings: list[str] = field(default_factory=list)
+    guards: dict[str, Guard] = field(default_factory=dict)
+
+    def globs(self, section: Section, key: str, *, warn_empty: bool = True) -> GlobSet:
+        """Compile ``section[key]`` (a list of globs) with per-item locations."""
+        patterns = section.strings(key, warn_empty=warn_empty)
+        return GlobSet(
+            patterns,
+            workspace=self.workspace,
+            home=self.home,
+            case_insensitive=self.case_insensitive,
+            locations=[section.item_loc(key, i) for i in range(len(patterns))],
+        )
+
+    def glob_list(self, patterns: Sequence[str]) -> GlobSet:
+        return GlobSet(patterns, workspace=self.workspace, home=self.home,
+                       case_insensitive=self.case_insensitive)
+
+
+class EvalContext:
+    """Per-decision state: one time snapshot, the directories, and a cache of path forms."""
+
+    __slots__ = ("_forms", "cwd", "home", "now", "workspace")
+
+    def __init__(self, now: float, workspace: str, home: str, cwd: str | None = None) -> None:
+        self.now = now
+        self.workspace = workspace
+        self.home = home
+        self.cwd = cwd or workspace
+        self._forms: dict[str, tuple[str, ...]] = {}
+
+    def forms(self, raw: str, cwd: str | None = None) -> tuple[str, ...]:
+        """Normalised and symlink-resolved forms of ``raw`` (raises ``ValueError`` on NUL)."""
+        key = raw if cwd is None else f"{cwd}\x00{raw}"
+        got = self._forms.get(key)
+        if got is None:
+            got = path_forms(raw, cwd or self.cwd, self.home)
+            self._forms[key] = got
+        return got

@@ -1,0 +1,1 @@
+"""Built-in rulesets, as data: ``codor:<name>`` refers to ``<name>.yaml`` here."""
