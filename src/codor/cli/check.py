@@ -79,11 +79,34 @@ def run_check(args: argparse.Namespace) -> int:
                 extra["error"] = exc.to_json()
             else:
                 decision = engine.decide(action)
-            out.write(json.dumps({**decision.to_json(), **extra}, ensure_ascii=False) + "\n")
+            if args.pretty:
+                out.write(_pretty(where, text, decision) + "\n")
+            else:
+                out.write(json.dumps({**decision.to_json(), **extra}, ensure_ascii=False) + "\n")
             out.flush()
     finally:
         engine.close()
     return EXIT_USAGE if bad else EXIT_OK
+
+
+_MARK = {"allow": "ALLOW", "deny": "DENY ", "ask": "ASK  "}
+
+
+def _pretty(where: str, text: str, decision: Any) -> str:
+    """``DENY  command.exec  curl … | bash  — commands.pipe_to_shell: …``"""
+    try:
+        data = json.loads(text)
+        kind = data.get("kind") or data.get("eventType") or "?"
+        subject = next((str(data[k]) for k in ("path", "command", "url", "host", "tool", "text")
+                        if isinstance(data, dict) and data.get(k)), "")
+    except (ValueError, AttributeError):
+        kind, subject = "?", ""
+    if len(subject) > 60:
+        subject = subject[:57] + "..."
+    reason = decision.reasons[0] if decision.reasons else None
+    why = f"{reason.rule}: {reason.message}" if reason else ""
+    more = f" (+{len(decision.reasons) - 1} more)" if len(decision.reasons) > 1 else ""
+    return f"{_MARK[decision.decision]} {kind:<16} {subject:<60}  {why}{more}"
 
 
 def _clawdstrike_reader() -> Any:

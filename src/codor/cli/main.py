@@ -49,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_policy_args(check)
     check.add_argument("--format", choices=("codor", "clawdstrike"), default="codor",
                        help="input format: CODOR actions or Clawdstrike PolicyEvent v1")
+    check.add_argument("--pretty", action="store_true",
+                       help="print a readable line per decision instead of JSON")
     check.add_argument("--no-record", action="store_true",
                        help="do not record these decisions in the workspace ledger")
     check.add_argument("input", nargs="?", default="-",
@@ -125,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return EXIT_OK
-    except Exception as exc:  # noqa: BLE001 - never a traceback to the user
+    except Exception as exc:
         if os.environ.get("CODOR_DEBUG"):
             raise
         sys.stderr.write(f"codor: internal error: {type(exc).__name__}: {exc} [E_INTERNAL] "

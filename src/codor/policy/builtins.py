@@ -34,6 +34,8 @@ class BuiltinProtections:
     """The built-in protection layer. ``roots`` are protected files or directories."""
 
     name = "builtin"
+    kinds = frozenset({"file.read", "file.list", "file.write", "file.delete", "patch.apply",
+                       "command.exec"})
 
     def __init__(self, write_roots: Iterable[str], secret_roots: Iterable[str] = ()) -> None:
         self.write_roots = tuple(sorted({r.rstrip("/") or "/" for r in write_roots}))

@@ -94,9 +94,9 @@ def compile_policy(doc: PolicyDocument, *, workspace: str, home: str,
             location=cfg.loc() if isinstance(cfg, LocDict) else None,
         )
     for name in GUARD_NAMES:
-        cfg = doc.guards.get(name)
-        if cfg is None:
+        if name not in doc.guards:
             continue
+        cfg = doc.guards[name]
         module: Any = importlib.import_module(f"codor.policy.guards.{name}")
         guard: Guard = module.compile_guard(Section(cfg, f"guards.{name}", warnings), cc)
         cc.guards[name] = guard
@@ -110,9 +110,9 @@ def compile_policy(doc: PolicyDocument, *, workspace: str, home: str,
         esec = Section(raw, f"extensions[{ename}]", warnings)
         kinds = expand_kinds(esec.strings("on") or ["*"], esec, "on")
         if "timeout_ms" not in esec and default_ext_timeout is not None:
-            raw = LocDict(raw, source=raw.source, line=raw.line)
-            raw["timeout_ms"] = default_ext_timeout
-            esec = Section(raw, f"extensions[{ename}]", warnings)
+            with_default = LocDict(raw, source=raw.source, line=raw.line)
+            with_default["timeout_ms"] = default_ext_timeout
+            esec = Section(with_default, f"extensions[{ename}]", warnings)
         base = None if raw.source.startswith("codor:") else Path(raw.source).parent
         specs.append(compile_extension(esec, kinds, base))
 

@@ -10,6 +10,7 @@ to ``on_internal_error`` so it can be recorded.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -33,7 +34,8 @@ def _redactor() -> Callable[[str], str]:
         from codor.policy.guards.secrets import default_scanner
     except ImportError:  # pragma: no cover - secrets guard ships with CODOR
         return lambda text: text
-    return default_scanner().redact
+    redact: Callable[[str], str] = default_scanner().redact
+    return redact
 
 
 class Engine:
@@ -68,7 +70,7 @@ class Engine:
         now = self.clock()  # the single time snapshot of this evaluation (case 22)
         try:
             return self._decide(action, now)
-        except Exception as exc:  # noqa: BLE001 - fail closed, by design
+        except Exception as exc:
             return self._internal_error(action, exc)
 
     def decide_json(self, data: Any, *, location: str | None = None) -> Decision:
@@ -144,10 +146,8 @@ class Engine:
 
     def _internal_error(self, action: Action | None, exc: BaseException) -> Decision:
         if self.on_internal_error is not None:
-            try:
+            with contextlib.suppress(Exception):  # the hook must not break fail-closed
                 self.on_internal_error(action, exc)
-            except Exception:  # noqa: BLE001, S110 - the hook must not break fail-closed
-                pass
         reason = Reason("engine.internal_error", None, "critical",
                         f"internal error during evaluation ({type(exc).__name__}); denied")
         return Decision("deny", (reason,), policy=self._sha)

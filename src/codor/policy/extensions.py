@@ -17,6 +17,7 @@ crash, a timeout, a load error or a malformed answer is a deny, and the worker i
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -117,20 +118,14 @@ class _Worker:
         return reply
 
     def kill(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self.proc.kill()
-        except OSError:
-            pass
         for stream in (self.proc.stdin, self.proc.stdout):
-            try:
-                if stream is not None:
+            if stream is not None:
+                with contextlib.suppress(OSError):
                     stream.close()
-            except OSError:
-                pass
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:  # pragma: no cover - kill is not ignorable
-            pass
 
 
 class ExtensionRunner:

@@ -39,7 +39,7 @@ class PolicyDocument:
     """A merged policy, ready to compile."""
 
     name: str
-    files: tuple[str, ...]                 # every policy file read (protected paths)
+    files: tuple[str, ...]                 # every policy file read
     rules: dict[str, LocDict]              # by id, after overrides and disable_rules
     guards: dict[str, LocDict]
     extensions: dict[str, LocDict]
@@ -51,8 +51,8 @@ class PolicyDocument:
     overrides: list[str] = field(default_factory=list)  # rule X overrides Y (PolicyWarning)
 
     def to_json(self) -> dict[str, Any]:
-        """The merged policy as plain JSON (what ``codor policy show`` prints and the hash covers)."""
-        return _plain({
+        """The merged policy as plain JSON (``codor policy show`` prints it; the hash covers it)."""
+        body: dict[str, Any] = _plain({
             "version": 1,
             "name": self.name,
             "rules": list(self.rules.values()),
@@ -60,6 +60,7 @@ class PolicyDocument:
             "extensions": list(self.extensions.values()),
             "settings": self.settings,
         })
+        return body
 
 
 def _plain(value: Any) -> Any:
@@ -152,7 +153,7 @@ def load_policy(
     builtin_names = set(variables)
     for _ident, data in chain:
         sec = Section(data, "", warnings).section("variables")
-        for key in sec.keys():
+        for key in sec:
             if not _VAR_NAME.fullmatch(key):
                 raise sec.fail(key, "variable names are letters, digits and _")
             if key in builtin_names:
@@ -184,7 +185,7 @@ def load_policy(
                                               f"disable_rules: no rule {rid!r} to disable",
                                               "W_UNKNOWN_RULE"))
         gsec = doc.section("guards")
-        for gname in gsec.keys():
+        for gname in gsec:
             cfg = gsec.raw(gname)
             if cfg is None:
                 continue

@@ -86,8 +86,8 @@ def json_pointer(doc: Any, pointer: str) -> tuple[bool, Any]:
     if not pointer.startswith("/"):
         return False, None
     cur = doc
-    for token in pointer[1:].split("/"):
-        token = token.replace("~1", "/").replace("~0", "~")
+    for raw_token in pointer[1:].split("/"):
+        token = raw_token.replace("~1", "/").replace("~0", "~")
         if isinstance(cur, Mapping) and token in cur:
             cur = cur[token]
         elif isinstance(cur, Sequence) and not isinstance(cur, str) and token.isdigit() \
@@ -130,7 +130,7 @@ class _StringSet:
 def _compile_match(sec: Section, cc: CompileContext) -> list[Predicate]:
     sec.only(*MATCH_FIELDS)
     preds: list[Predicate] = []
-    for key in sec.keys():
+    for key in sec:
         if key == "path":
             preds.append(_path_predicate(cc.globs(sec, key)))
         elif key == "port":
@@ -202,8 +202,8 @@ def _host_predicate(patterns: list[str], sec: Section, key: str) -> Predicate:
 
 def _arguments_predicate(sec: Section) -> Predicate:
     checks = [(ptr, _StringSet(sec.strings(ptr, warn_empty=True), sec, ptr))
-              for ptr in sec.keys()]
-    for ptr in sec.keys():
+              for ptr in sec]
+    for ptr in sec:
         if ptr and not ptr.startswith("/"):
             raise sec.fail(ptr, "argument keys are JSON pointers starting with '/'")
 

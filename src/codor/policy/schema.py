@@ -1,4 +1,4 @@
-"""Typed, located access to one mapping of a policy: unknown keys and wrong types fail with file:line.
+"""Typed, located access to one policy mapping: unknown keys and wrong types fail with file:line.
 
 Every guard compiler reads its configuration through a :class:`Section`, so every schema error
 in CODOR has the same shape: ``policy.yaml:12: guards.egress.ports: expected a list of
@@ -7,7 +7,7 @@ integers [E_POLICY_SCHEMA]``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 from codor.errors import PolicySchemaError
@@ -75,6 +75,9 @@ class Section:
     def keys(self) -> Iterable[str]:
         return self._data.keys()
 
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
     def __contains__(self, key: str) -> bool:
         return key in self._data
 
@@ -137,7 +140,9 @@ class Section:
         assert value is not None
         return value
 
-    def integer(self, key: str, default: int | None = None, *, minimum: int | None = 0) -> int | None:
+    def integer(
+        self, key: str, default: int | None = None, *, minimum: int | None = 0
+    ) -> int | None:
         value = self._data.get(key)
         if value is None:
             return default

@@ -58,7 +58,7 @@ def location_of(value: Any, key: str | int | None = None) -> str | None:
 
 
 def _make_loader(source: str) -> type[Any]:
-    class Loader(_BaseLoader):  # type: ignore[misc,valid-type]
+    class Loader(_BaseLoader):  # type: ignore[misc]
         pass
 
     def construct_mapping(loader: Any, node: yaml.MappingNode) -> LocDict:

@@ -5,7 +5,7 @@ Run as ``python -m codor.policy.worker``. Protocol (JSON Lines on stdin/stdout):
 1. parent → worker: ``{"extensions": [{"name", "module" | "file" | "entry_point", "function"}]}``
 2. worker → parent: ``{"ready": true, "errors": {name: message}}``
 3. then, per call: ``{"id": n, "ext": name, "action": {...}}`` →
-   ``{"id": n, "effect": "...", "message": "...", "severity": "..."}`` or ``{"id": n, "error": "..."}``
+   ``{"id": n, "effect", "message", "severity"}`` or ``{"id": n, "error": "..."}``
 
 A plugin is a callable ``check(action: dict) -> str | dict``: an effect name (``allow``,
 ``deny``, ``ask``, ``pass``) or ``{"effect", "message"?, "severity"?}``. The worker exits when
@@ -55,7 +55,7 @@ def main() -> int:
     for spec in config.get("extensions", []):
         try:
             funcs[spec["name"]] = _load(spec)
-        except Exception as exc:  # noqa: BLE001 - reported to the parent, which denies
+        except Exception as exc:
             errors[spec.get("name", "?")] = f"{type(exc).__name__}: {exc}"
     out.write(json.dumps({"ready": True, "errors": errors}) + "\n")
     out.flush()
@@ -75,7 +75,7 @@ def main() -> int:
                                   if k in result})
                 else:
                     reply["error"] = f"plugin returned {type(result).__name__}"
-            except Exception as exc:  # noqa: BLE001 - reported to the parent, which denies
+            except Exception as exc:
                 reply["error"] = f"{type(exc).__name__}: {exc}"
         out.write(json.dumps(reply) + "\n")
         out.flush()

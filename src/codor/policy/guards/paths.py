@@ -84,7 +84,9 @@ class PathsGuard:
         excepted = bool(self._exceptions) and all(self._exceptions.matches(f) for f in forms)
         out: list[Finding] = []
         if not excepted:
-            for effect, groups in (("deny", lists.deny), ("ask", lists.ask)):
+            judged: tuple[tuple[Effect, tuple[tuple[str, GlobSet], ...]], ...] = (
+                ("deny", lists.deny), ("ask", lists.ask))
+            for effect, groups in judged:
                 for rule, globs in groups:
                     for form in forms:
                         hit = globs.first(form)
