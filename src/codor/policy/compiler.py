@@ -122,7 +122,8 @@ def compile_policy(doc: PolicyDocument, *, workspace: str, home: str,
         checks += [r.check for r in rules.values() if kind in r.kinds]
         dispatch[kind] = tuple(checks)
 
-    body: Mapping[str, Any] = doc.to_json()
+    # The hash identifies what is enforced, not what the file is called.
+    body: Mapping[str, Any] = {k: v for k, v in doc.to_json().items() if k != "name"}
     return CompiledPolicy(
         name=doc.name,
         sha256=canonical_sha256(body),
