@@ -87,3 +87,20 @@ def test_normalization_agrees_with_posix_semantics(parts: list[str]) -> None:
         assert out == expected
     else:
         assert not out.startswith("/proc/self/root")
+
+
+def test_fast_resolution_agrees_with_realpath(tmp_path: Path) -> None:
+    import os
+
+    (tmp_path / "real" / "sub").mkdir(parents=True)
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere" / "deeper")
+    (tmp_path / "real" / "file").write_text("x")
+    (tmp_path / "real" / "up").symlink_to("..")
+    cases = [
+        "link/sub/new-file", "link/file", "link/up/link/file", "missing/a/b", "dangling",
+        "dangling/child", "real/file/not-a-dir", "link", ".",
+    ]
+    for rel in cases:
+        path = normalize_path(str(tmp_path / rel))
+        assert resolve_path(path) == os.path.realpath(path), rel

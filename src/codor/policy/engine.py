@@ -136,8 +136,15 @@ class Engine:
                 reason = Reason("engine.default_deny", None, "medium",
                                 f"no rule or guard allows this {kind} action (default deny)")
                 return Decision("deny", (reason,), warnings, self._sha)
-        redact = self._redact
-        reasons = tuple(Reason(f.rule, f.guard, f.severity, redact(f.message)) for f in chosen)
+        if outcome == "allow":
+            # the secrets guard found nothing in an allowed action, so its messages need no
+            # redaction; deny and ask messages may quote what was refused
+            reasons = tuple(Reason(f.rule, f.guard, f.severity, f.message) for f in chosen)
+        else:
+            redact = self._redact
+            reasons = tuple(Reason(f.rule, f.guard, f.severity,
+                                   f.message if f.guard is None else redact(f.message))
+                            for f in chosen)
         if outcome == "ask" and self._unattended:
             return Decision("deny", reasons,
                             (*warnings, "unattended policy: approval needed, nobody to ask"),

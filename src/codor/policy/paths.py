@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import posixpath
 import re
+import stat
 from functools import lru_cache
 
 __all__ = ["normalize_path", "path_forms", "resolve_path"]
@@ -48,12 +49,34 @@ def normalize_path(raw: str, cwd: str = "/", home: str = "/root") -> str:
     return path
 
 
+def _walk_realpath(path: str) -> str | None:
+    """Resolve a normalised absolute path by ``lstat``-ing each prefix. It stops at the first
+    component that does not exist (nothing below it can be a symlink), so a path into a
+    missing directory costs one or two system calls. Returns ``None`` when a symlink (or an
+    unreadable component) is met; callers then use :func:`os.path.realpath`."""
+    resolved = ""
+    for part in path.split("/")[1:]:
+        candidate = f"{resolved}/{part}"
+        try:
+            mode = os.lstat(candidate).st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            return path
+        except OSError:
+            return None
+        if stat.S_ISLNK(mode):
+            return None
+        resolved = candidate
+    return resolved or "/"
+
+
 def resolve_path(normalized: str, cwd: str = "/", home: str = "/root") -> str:
     """Follow symlinks (non-strict: missing tails stay as written), then normalise again."""
-    try:
-        real = os.path.realpath(normalized)
-    except (OSError, ValueError):
-        return normalized
+    real = _walk_realpath(normalized)
+    if real is None:
+        try:
+            real = os.path.realpath(normalized)
+        except (OSError, ValueError):
+            return normalized
     return real if real == normalized else normalize_path(real, cwd, home)
 
 
