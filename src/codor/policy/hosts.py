@@ -152,7 +152,7 @@ def _normalize_host(raw: str) -> str:
 def _map_unicode(raw: str) -> str:
     """UTS 46 mapping, then punycode for every non-ASCII label (IDNA 2008 rules)."""
     for ch in raw:
-        if ch == "\\" or ch == "%" or ch == "@" or unicodedata.category(ch) in _BAD_CATEGORIES:
+        if ch in _ASCII_BAD or unicodedata.category(ch) in _BAD_CATEGORIES:
             raise ValueError(f"host contains the character {ch!r}")
     try:
         mapped = idna.uts46_remap(raw, std3_rules=False, transitional=False)
@@ -359,6 +359,8 @@ def _split_url(url: str) -> tuple[str, str, int | None]:
     if authority.count("@") > 1:
         raise ValueError("more than one '@' in the URL authority")
     hostport = authority.rpartition("@")[2]
+    if not hostport.startswith("[") and hostport.count(":") > 1:
+        raise ValueError("an IPv6 address in a URL must be in brackets")
     host, port = _split_host_port(hostport)
     return scheme, host, port
 

@@ -12,6 +12,7 @@ Configuration::
       private_ranges: deny     # deny | ask | allow, for loopback/private/link-local/... targets
       metadata: deny           # deny | ask | allow, for cloud metadata endpoints
       allow_cidrs: [CIDRs]     # exceptions to private_ranges and metadata; also allowed
+      inherit: true            # false: replace, not merge with, an extended policy's config
 
 Host patterns are described in :mod:`codor.policy.hosts`. The request target (``url``, or
 ``host`` with optional ``port`` and ``scheme``) is normalised first; a target that cannot be
@@ -24,12 +25,13 @@ and the engine combines them (any deny wins, then any ask, then any allow):
 * an IP target in a special range (:func:`~codor.policy.hosts.classify_ip`), and the names
   ``localhost``/``*.localhost`` (127.0.0.1) and the cloud metadata names (169.254.169.254),
   get the ``private_ranges`` effect, or the ``metadata`` effect for metadata endpoints
-  (``egress.private_range``), unless the address is in ``allow_cidrs`` (then it is allowed);
+  (``egress.private_range``; ``allow`` allows them even when no list names them), unless the
+  address is in ``allow_cidrs`` (then it is allowed, ``egress.allow``);
 * a port not in ``ports`` is denied (``egress.port``), unless the matching allow/ask pattern
   names that port (``example.com:8443``); a scheme not in ``schemes`` is denied
   (``egress.scheme``). A host-only request that gives no scheme and no port skips those checks;
-* an ``allow`` match allows (``egress.allow``); a host in no list gets ``default``
-  (``egress.default``; ``pass`` says nothing).
+* an ``allow`` match allows (``egress.allow``); a host in no list and in no special range
+  gets ``default`` (``egress.default``; ``pass`` says nothing).
 """
 
 from __future__ import annotations
@@ -101,12 +103,12 @@ class EgressGuard:
         where = t.display
         deny = self._deny.lookup(t.host, t.port, t.ip)
         if deny is not None:
-            out.append(self._finding("deny", "egress.deny", "high", where, deny, "deny"))
+            out.append(self._finding("deny", "high", where, deny))
         ask = self._ask.lookup(t.host, t.port, t.ip)
         if ask is not None:
-            out.append(self._finding("ask", "egress.ask", "medium", where, ask, "ask"))
+            out.append(self._finding("ask", "medium", where, ask))
 
-        range_allow = False
+        ranged = False  # the range rule had an opinion: the default does not apply
         address = t.ip if t.ip is not None else implied_ip(t.host)
         exempt = self._exempt(address) if address is not None else None
         if address is not None and exempt is None:
@@ -119,8 +121,8 @@ class EgressGuard:
                 if address != t.ip:
                     what = f"{what}, as {address}"
                 severity: Severity = "critical" if is_meta else "high"
+                ranged = True
                 if mode == "allow":
-                    range_allow = True
                     out.append(Finding("allow", "egress.private_range", self.name, "info",
                                        f"network request to {where} allowed: {what}"))
                 else:
@@ -140,17 +142,17 @@ class EgressGuard:
                                f"network request to {where} denied: scheme {t.scheme!r} is "
                                f"not allowed"))
         if allow is not None:
-            out.append(self._finding("allow", "egress.allow", "info", where, allow, "allow"))
+            out.append(self._finding("allow", "info", where, allow))
         elif exempt is not None:
             out.append(Finding("allow", "egress.allow", self.name, "info",
                                f"network request to {where} allowed: {address} is in "
                                f"allow_cidrs {exempt}"))
-        if deny is None and ask is None and allow is None and exempt is None and not range_allow:
-            if self._default in ("deny", "ask"):
-                eff2: Effect = "deny" if self._default == "deny" else "ask"
-                out.append(Finding(eff2, "egress.default", self.name, "medium",
-                                   f"network request to {where} {_VERB[eff2]}: host is in no "
-                                   f"egress list (default {self._default})"))
+        listed = not (deny is None and ask is None and allow is None and exempt is None)
+        if not listed and not ranged and self._default in ("deny", "ask"):
+            eff2: Effect = "deny" if self._default == "deny" else "ask"
+            out.append(Finding(eff2, "egress.default", self.name, "medium",
+                               f"network request to {where} {_VERB[eff2]}: host is in no "
+                               f"egress list (default {self._default})"))
         return tuple(out)
 
     def _exempt(self, address: IPAddress) -> str | None:
@@ -159,11 +161,9 @@ class EgressGuard:
                 return str(net)
         return None
 
-    def _finding(
-        self, effect: Effect, rule: str, severity: Severity, where: str, hit: HostRule, lst: str
-    ) -> Finding:
-        return Finding(effect, rule, self.name, severity,
-                       f"network request to {where} {_VERB[effect]}: matches {lst} pattern "
+    def _finding(self, effect: Effect, severity: Severity, where: str, hit: HostRule) -> Finding:
+        return Finding(effect, f"egress.{effect}", self.name, severity,
+                       f"network request to {where} {_VERB[effect]}: matches {effect} pattern "
                        f"{hit.pattern!r}")
 
 
@@ -174,10 +174,12 @@ def _clip(text: str | None, limit: int = 200) -> str:
 
 def compile_guard(section: Section, cc: CompileContext) -> EgressGuard:
     section.only("allow", "ask", "deny", "ports", "schemes", "default", "private_ranges",
-                 "metadata", "allow_cidrs")
+                 "metadata", "allow_cidrs", "inherit")
+    section.boolean("inherit", True)  # consumed by the loader (extends); only type-checked
 
     def table(key: str) -> HostTable:
-        patterns = section.strings(key, warn_empty=True)
+        # an empty list is a normal way to say "none" (e.g. with inherit: false): no warning
+        patterns = section.strings(key)
         return HostTable(patterns, locations=[section.item_loc(key, i)
                                               for i in range(len(patterns))])
 
@@ -187,7 +189,7 @@ def compile_guard(section: Section, cc: CompileContext) -> EgressGuard:
             raise PolicyPatternError(f"{section.path('ports')}[{i}]: port {port} out of range "
                                      f"1-65535", location=section.item_loc("ports", i))
     if "schemes" in section:
-        schemes = [s.lower() for s in section.strings("schemes")]
+        schemes = [s.lower() for s in section.strings("schemes", warn_empty=True)]
         for i, scheme in enumerate(schemes):
             if _SCHEME.fullmatch(scheme) is None:
                 raise PolicyPatternError(f"{section.path('schemes')}[{i}]: invalid scheme "

@@ -8,6 +8,7 @@ Configuration::
       deny:  [...]
       default: pass               # allow | ask | deny | pass, for tools in no list
       max_argument_bytes: 1048576 # JSON-serialised arguments larger than this: deny
+      inherit: true               # false: replace, not merge with, an extended policy's config
       constraints:
         - tool: "write_file"      # tool name glob (same language as the lists)
           pointer: "/path"        # RFC 6901 JSON pointer into the arguments
@@ -47,6 +48,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Any, Final
 
 from codor.errors import PolicyPatternError
@@ -230,8 +232,36 @@ class _Constraint:
     tokens: tuple[str, ...]
     allow: _Values
     deny: _Values
+    requires: bool  # has an ``allow`` list: the value must exist and match it
     effect: Effect
     message: str | None
+
+
+def _upper_bound(value: Any, limit: int) -> int:
+    """An upper bound of the compact JSON size of ``value`` in UTF-8 bytes (a character
+    takes at most 6 bytes: ``\\u001f``); stops counting once past ``limit``."""
+    total = 0
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        t = type(v)
+        if t is str:
+            total += 6 * len(v) + 3  # quotes, and a comma or colon
+        elif t is MappingProxyType or t is dict or isinstance(v, Mapping):
+            total += 2
+            for k, item in v.items():
+                total += 6 * len(str(k)) + 4
+                stack.append(item)
+        elif t is tuple or t is list:
+            total += 2
+            stack.extend(v)
+        elif v is None or t is bool or t is int or t is float:
+            total += len(str(v)) + 10
+        else:
+            total += 6 * len(str(v)) + 3
+        if total > limit:
+            break
+    return total
 
 
 def _text(value: Any) -> str:
@@ -262,6 +292,19 @@ class ToolsGuard:
         self._default = default
         self._max_bytes = max_bytes
         self._constraints = tuple(constraints)
+        self._lists = lru_cache(maxsize=4096)(self._match_lists)
+
+    def _match_lists(
+        self, name: ToolName
+    ) -> tuple[str | None, str | None, str | None, tuple[_Constraint, ...]]:
+        """Pure and cached: the deny, ask and allow patterns matching ``name``, and the
+        constraints that apply to it."""
+        return (
+            self._deny.first(name, strict=False),
+            self._ask.first(name, strict=False),
+            self._allow.first(name, strict=True),
+            tuple(c for c in self._constraints if c.tools.first(name, strict=False) is not None),
+        )
 
     def check(self, action: Action, ctx: EvalContext) -> Sequence[Finding]:
         if action.tool is None:  # pragma: no cover - Action validation requires it
@@ -269,10 +312,9 @@ class ToolsGuard:
         name = split_tool_name(action.tool, action.server)
         shown = name.display
         out: list[Finding] = []
-        deny = self._deny.first(name, strict=False)
+        deny, ask, allow, constraints = self._lists(name)
         if deny is not None:
             out.append(self._list("deny", "high", shown, deny))
-        ask = self._ask.first(name, strict=False)
         if ask is not None:
             out.append(self._list("ask", "medium", shown, ask))
         arguments = action.arguments
@@ -282,9 +324,7 @@ class ToolsGuard:
                 out.append(Finding("deny", "tools.too_large", self.name, "medium",
                                    f"call of {shown} denied: arguments are {size} bytes, more "
                                    f"than {self._max_bytes}"))
-        for constraint in self._constraints:
-            if constraint.tools.first(name, strict=False) is None:
-                continue
+        for constraint in constraints:
             problem = self._violation(constraint, arguments, action, ctx)
             if problem is not None:
                 eff = constraint.effect
@@ -293,7 +333,6 @@ class ToolsGuard:
                     f"{problem}")
                 out.append(Finding(eff, f"tools.constraint.{constraint.index}", self.name,
                                    "high" if eff == "deny" else "medium", text))
-        allow = self._allow.first(name, strict=True)
         if allow is not None:
             out.append(self._list("allow", "info", shown, allow))
         elif deny is None and ask is None and self._default != "pass":
@@ -306,13 +345,15 @@ class ToolsGuard:
         return out
 
     def _size(self, arguments: Mapping[str, Any]) -> int:
+        """The UTF-8 size of the compact JSON text of ``arguments``; a cheap upper bound
+        first, so that ordinary calls never serialise."""
+        if _upper_bound(arguments, self._max_bytes) <= self._max_bytes:
+            return 0
         try:
             text = json.dumps(thaw(arguments), separators=(",", ":"), ensure_ascii=False,
                               default=str)
         except (ValueError, TypeError, RecursionError):
             return self._max_bytes + 1
-        if len(text) * 4 <= self._max_bytes:  # cannot exceed even if every char is 4 bytes
-            return len(text)
         return len(text.encode("utf-8", "surrogatepass"))
 
     def _violation(
@@ -321,7 +362,7 @@ class ToolsGuard:
     ) -> str | None:
         value = resolve_pointer(arguments if arguments is not None else {}, c.tokens)
         if value is _MISSING:
-            return "is missing" if c.allow else None
+            return "is missing" if c.requires else None
         items = list(value) if isinstance(value, list | tuple) else [value]
         for item in items:
             problem = self._check_value(c, item, action, ctx)
@@ -347,7 +388,7 @@ class ToolsGuard:
                 hit = c.deny.globs.first(form)
                 if hit is not None:
                     return f"{_clip(text)!r} matches denied {hit!r}"
-        if c.allow:
+        if c.requires:
             if any(regex.search(text) for _, regex in c.allow.regexes):
                 return None
             if forms is not None and c.allow.globs and all(
@@ -368,7 +409,8 @@ def _clip(text: str, limit: int = 120) -> str:
 
 # -- compilation ----------------------------------------------------------------------------
 def _names(section: Section, key: str) -> NameSet:
-    patterns = section.strings(key, warn_empty=True)
+    # an empty list is a normal way to say "none" (e.g. with inherit: false): no warning
+    patterns = section.strings(key)
     return NameSet(patterns, [section.item_loc(key, i) for i in range(len(patterns))])
 
 
@@ -410,13 +452,16 @@ def _constraint(index: int, section: Section, cc: CompileContext) -> _Constraint
         tokens=tokens,
         allow=allow,
         deny=deny,
+        requires="allow" in section,
         effect="deny" if effect == "deny" else "ask",
         message=section.string("message"),
     )
 
 
 def compile_guard(section: Section, cc: CompileContext) -> ToolsGuard:
-    section.only("allow", "ask", "deny", "default", "max_argument_bytes", "constraints")
+    section.only("allow", "ask", "deny", "default", "max_argument_bytes", "constraints",
+                 "inherit")
+    section.boolean("inherit", True)  # consumed by the loader (extends); only type-checked
     max_bytes = section.integer("max_argument_bytes", 1048576, minimum=0)
     assert max_bytes is not None
     return ToolsGuard(
