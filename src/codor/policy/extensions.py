@@ -77,7 +77,10 @@ class _Worker:
         self._buf = b""
         self._next = 0
         self.send({"extensions": [s.loader for s in specs]})
-        hello = self.receive(_START_TIMEOUT)
+        try:
+            hello = self.receive(_START_TIMEOUT)
+        except EOFError:
+            hello = None
         self.errors: dict[str, str] = dict(hello.get("errors", {})) if hello else {}
         if hello is None:
             self.kill()
@@ -89,7 +92,7 @@ class _Worker:
         self.proc.stdin.flush()
 
     def receive(self, timeout: float) -> dict[str, Any] | None:
-        """One reply line, or ``None`` on timeout / EOF."""
+        """One reply line, or ``None`` on timeout; raises ``EOFError`` when the worker died."""
         assert self.proc.stdout is not None
         fd = self.proc.stdout.fileno()
         import time
@@ -104,7 +107,7 @@ class _Worker:
                 return None
             chunk = os.read(fd, 65536)
             if not chunk:
-                return None
+                raise EOFError("extension worker exited")
             self._buf += chunk
         line, _, self._buf = self._buf.partition(b"\n")
         return cast(dict[str, Any], json.loads(line))
@@ -156,16 +159,15 @@ class ExtensionRunner:
                     return self._deny(spec, "error", f"extension {spec.name!r} failed to load: "
                                                      f"{worker.errors[spec.name]}")
                 reply = worker.call(spec.name, action.to_json(), spec.timeout)
-            except (OSError, ValueError) as exc:
+            except (OSError, ValueError, EOFError) as exc:
                 self._restart()
-                return self._deny(spec, "crashed", f"extension {spec.name!r} failed: {exc}")
+                return self._deny(spec, "crashed",
+                                  f"extension {spec.name!r} crashed ({exc}); worker restarted")
             if reply is None:
-                alive = worker.proc.poll() is None
                 self._restart()
-                what = "timeout" if alive else "crashed"
-                text = (f"timed out after {spec.timeout * 1000:.0f} ms" if alive
-                        else "crashed")
-                return self._deny(spec, what, f"extension {spec.name!r} {text}; worker restarted")
+                return self._deny(spec, "timeout",
+                                  f"extension {spec.name!r} timed out after "
+                                  f"{spec.timeout * 1000:.0f} ms; worker restarted")
             if "error" in reply:
                 return self._deny(spec, "error", f"extension {spec.name!r} raised: "
                                                  f"{str(reply['error'])[:200]}")

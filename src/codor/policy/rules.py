@@ -137,7 +137,7 @@ def _compile_match(sec: Section, cc: CompileContext) -> list[Predicate]:
             ports = frozenset(sec.integers(key))
             if not ports:
                 sec.warn(key, "empty list matches nothing", "W_EMPTY_PATTERNS")
-            preds.append(lambda a, _c, _s, ports=ports: a.port in ports)  # type: ignore[misc]
+            preds.append(_port_predicate(ports))
         elif key == "host":
             preds.append(_host_predicate(sec.strings(key, warn_empty=True), sec, key))
         elif key == "arguments":
@@ -176,6 +176,20 @@ def _path_predicate(globs: GlobSet) -> Predicate:
             return not strict
         hits = [globs.matches(f) for f in forms]
         return all(hits) if strict else any(hits)
+
+    return pred
+
+
+def _port_predicate(ports: frozenset[int]) -> Predicate:
+    from codor.policy.hosts import parse_target
+
+    def pred(a: Action, _c: EvalContext, _s: bool) -> bool:
+        if a.kind == "network.request":
+            try:
+                return parse_target(a.url, a.host, a.port, a.scheme).port in ports
+            except ValueError:
+                return False
+        return a.port in ports
 
     return pred
 
