@@ -84,7 +84,7 @@ def _translate(pat: str, original: str) -> str:
             negate = body[:1] in ("!", "^")
             if negate:
                 body = body[1:]
-            body = body.replace("\\", "\\\\")
+            body = _class_body(body)
             out.append(f"[^/{body}]" if negate else f"[{body}]")
             i = j
         elif c == "{":
@@ -109,6 +109,18 @@ def _translate(pat: str, original: str) -> str:
     except re.error as exc:
         raise PolicyPatternError(f"bad glob {original!r}: {exc}") from None
     return source
+
+
+def _class_body(body: str) -> str:
+    """Escape a glob character class for ``re``: only ``-`` ranges keep their meaning (and a
+    doubled ``--``, a set operation in future Python, is escaped too)."""
+    out: list[str] = []
+    for i, c in enumerate(body):
+        if c == "-" and 0 < i < len(body) - 1 and body[i - 1] != "-":
+            out.append("-")
+        else:
+            out.append(re.escape(c))
+    return "".join(out)
 
 
 @dataclass(frozen=True, slots=True)
