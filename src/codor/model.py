@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from types import MappingProxyType
-from typing import Any, Final, Literal, cast, get_args
+from typing import Any, Final, Literal, NoReturn, cast, get_args
 
 from codor.errors import ActionError, InputError, UnknownKindError
 
@@ -23,6 +24,7 @@ __all__ = [
     "Agent",
     "Decision",
     "Effect",
+    "FrozenMap",
     "Outcome",
     "Reason",
     "Severity",
@@ -67,10 +69,50 @@ INBOUND_SOURCES: Final[frozenset[str]] = frozenset({"user", "tool", "web"})
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
+class FrozenMap(Mapping[str, Any]):
+    """A read-only, hashable mapping (what :func:`freeze` makes of a JSON object), so that
+    actions can be compared, hashed and used as memo keys."""
+
+    __slots__ = ("_data", "_hash")
+
+    def __init__(self, data: Mapping[str, Any] = MappingProxyType({})) -> None:
+        self._data = dict(data)
+        self._hash: int | None = None
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __hash__(self) -> int:
+        if self._hash is None:
+            self._hash = hash(frozenset(self._data.items()))
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, FrozenMap):
+            return self._data == other._data
+        if isinstance(other, Mapping):
+            return self._data == dict(other.items())
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"FrozenMap({self._data!r})"
+
+
+_EMPTY = FrozenMap()
+
+
 def freeze(value: Any) -> Any:
-    """Deep-freeze JSON-like data: dicts become read-only mappings, lists become tuples."""
+    """Deep-freeze JSON-like data: objects become :class:`FrozenMap`, lists become tuples."""
+    if isinstance(value, FrozenMap):
+        return value
     if isinstance(value, Mapping):
-        return MappingProxyType({str(k): freeze(v) for k, v in value.items()})
+        return FrozenMap({str(k): freeze(v) for k, v in value.items()})
     if isinstance(value, list | tuple):
         return tuple(freeze(v) for v in value)
     return value
@@ -99,9 +141,13 @@ class Agent:
         return out
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Action:
-    """One thing an agent wants to do. Build it with :meth:`from_json` to get validation."""
+    """One thing an agent wants to do. Build it with :meth:`from_json` to get validation.
+
+    (Not ``slots``: validated construction fills ``__dict__`` directly, several times faster
+    than a frozen dataclass ``__init__`` on the decision hot path.)
+    """
 
     kind: str
     path: str | None = None
@@ -129,7 +175,7 @@ class Action:
     cwd: str | None = None
     origin: str | None = None
     token: str | None = None
-    meta: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    meta: Mapping[str, Any] = _EMPTY
 
     # -- construction -------------------------------------------------------------------
     @classmethod
@@ -154,66 +200,32 @@ class Action:
         allowed = KIND_FIELDS.get(kind)
         if allowed is None:
             raise UnknownKindError(f"unknown action kind {kind!r}", location=location)
-        unknown = sorted(set(data) - allowed - COMMON_FIELDS)
-        if unknown:
-            raise ActionError(
-                f"{kind}: unknown field(s) {', '.join(map(repr, unknown))}", location=location
-            )
-        v = _Validator(kind, data, location)
+        accepted = _ACCEPTED[kind]
         fields: dict[str, Any] = {"kind": kind}
-        for name in ("path", "content", "patch", "command", "url", "host", "scheme", "method",
-                     "tool", "server", "text", "source", "destination", "task", "mode",
-                     "session", "cwd", "origin"):
-            if name in data and data[name] is not None:
-                fields[name] = v.string(name)
-        if data.get("token") is not None:
-            fields["token"] = v.string("token")
-        if data.get("content_sha256") is not None:
-            digest = v.string("content_sha256").lower().removeprefix("sha256:")
-            if not _SHA256_HEX.fullmatch(digest):
-                v.fail("content_sha256 must be 64 hex digits")
-            fields["content_sha256"] = digest
-        if data.get("argv") is not None:
-            argv = data["argv"]
-            if not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in argv):
-                v.fail("argv must be a non-empty list of strings")
-            fields["argv"] = tuple(argv)
-        if data.get("env") is not None:
-            env = data["env"]
-            if not isinstance(env, Mapping) or not all(
-                isinstance(k, str) and isinstance(x, str) for k, x in env.items()
-            ):
-                v.fail("env must be an object of strings")
-            fields["env"] = freeze(env)
-        if data.get("port") is not None:
-            port = data["port"]
-            if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
-                v.fail("port must be an integer 0-65535")
-            fields["port"] = port
-        if data.get("arguments") is not None:
-            if not isinstance(data["arguments"], Mapping):
-                v.fail("arguments must be an object")
-            fields["arguments"] = freeze(data["arguments"])
-        if data.get("meta") is not None:
-            if not isinstance(data["meta"], Mapping):
-                v.fail("meta must be an object")
-            fields["meta"] = freeze(data["meta"])
-        agent = data.get("agent")
-        if agent is not None:
-            if isinstance(agent, str):
-                fields["agent"] = Agent(agent)
-            elif isinstance(agent, Mapping) and isinstance(agent.get("id"), str):
-                role = agent.get("role")
-                if role is not None and not isinstance(role, str):
-                    v.fail("agent.role must be a string")
-                extra = set(agent) - {"id", "role"}
-                if extra:
-                    v.fail(f"agent: unknown field(s) {', '.join(map(repr, sorted(extra)))}")
-                fields["agent"] = Agent(agent["id"], role)
+        for name, value in data.items():
+            if name not in accepted:
+                unknown = sorted(k for k in data if k not in accepted)
+                raise ActionError(f"{kind}: unknown field(s) {', '.join(map(repr, unknown))}",
+                                  location=location)
+            if value is None or name == "kind":
+                continue
+            convert = _CONVERTERS.get(name)
+            if convert is None:  # a plain string field
+                if type(value) is not str:
+                    _fail(kind, location, f"{name} must be a string, got "
+                                          f"{type(value).__name__}")
+                if "\x00" in value and name not in _NUL_ALLOWED:
+                    _fail(kind, location, f"{name} contains a NUL character")
+                fields[name] = value
             else:
-                v.fail("agent must be an object with an 'id' string")
+                fields[name] = convert(value, kind, location)
+        v = _Validator(kind, data, location)
         _check_required(kind, fields, v)
-        return cls(**fields)
+        state = _ACTION_DEFAULTS.copy()
+        state.update(fields)
+        action = object.__new__(cls)
+        object.__setattr__(action, "__dict__", state)
+        return action
 
     @classmethod
     def from_json_text(cls, text: str | bytes, *, location: str | None = None) -> Action:
@@ -228,7 +240,7 @@ class Action:
     def to_json(self) -> dict[str, Any]:
         """The action as a JSON object (only fields that are set)."""
         out: dict[str, Any] = {}
-        for name in self.__slots__:
+        for name in _ACTION_FIELDS:
             value = getattr(self, name)
             if value is None or (name == "meta" and not value):
                 continue
@@ -242,6 +254,86 @@ class Action:
     def family(self) -> str:
         """The part of the kind before the first dot: ``file``, ``command``..."""
         return self.kind.partition(".")[0]
+
+
+def _fail(kind: str, location: str | None, message: str) -> NoReturn:
+    raise ActionError(f"{kind}: {message}", location=location)
+
+
+def _conv_sha256(value: Any, kind: str, location: str | None) -> str:
+    if not isinstance(value, str):
+        _fail(kind, location, "content_sha256 must be a string")
+    digest = value.lower().removeprefix("sha256:")
+    if not _SHA256_HEX.fullmatch(digest):
+        _fail(kind, location, "content_sha256 must be 64 hex digits")
+    return digest
+
+
+def _conv_argv(value: Any, kind: str, location: str | None) -> tuple[str, ...]:
+    if not isinstance(value, list | tuple) or not value or \
+            not all(isinstance(a, str) for a in value):
+        _fail(kind, location, "argv must be a non-empty list of strings")
+    if any("\x00" in a for a in value):
+        _fail(kind, location, "argv contains a NUL character")
+    return tuple(value)
+
+
+def _conv_env(value: Any, kind: str, location: str | None) -> Any:
+    if not isinstance(value, Mapping) or not all(
+        isinstance(k, str) and isinstance(x, str) for k, x in value.items()
+    ):
+        _fail(kind, location, "env must be an object of strings")
+    return freeze(value)
+
+
+def _conv_port(value: Any, kind: str, location: str | None) -> int:
+    if type(value) is not int or not 0 <= value <= 65535:
+        _fail(kind, location, "port must be an integer 0-65535")
+    return value
+
+
+def _conv_object(name: str) -> Callable[[Any, str, str | None], Any]:
+    def convert(value: Any, kind: str, location: str | None) -> Any:
+        if not isinstance(value, Mapping):
+            _fail(kind, location, f"{name} must be an object")
+        return freeze(value)
+
+    return convert
+
+
+def _conv_agent(value: Any, kind: str, location: str | None) -> Agent:
+    if isinstance(value, str):
+        return Agent(value)
+    if isinstance(value, Mapping) and isinstance(value.get("id"), str):
+        role = value.get("role")
+        if role is not None and not isinstance(role, str):
+            _fail(kind, location, "agent.role must be a string")
+        extra = set(value) - {"id", "role"}
+        if extra:
+            _fail(kind, location, f"agent: unknown field(s) "
+                                  f"{', '.join(map(repr, sorted(extra)))}")
+        return Agent(value["id"], role)
+    _fail(kind, location, "agent must be an object with an 'id' string")
+
+
+_CONVERTERS: Final[Mapping[str, Callable[[Any, str, str | None], Any]]] = MappingProxyType({
+    "content_sha256": _conv_sha256,
+    "argv": _conv_argv,
+    "env": _conv_env,
+    "port": _conv_port,
+    "arguments": _conv_object("arguments"),
+    "meta": _conv_object("meta"),
+    "agent": _conv_agent,
+})
+_NUL_ALLOWED: Final = frozenset({"content", "text", "patch"})
+_ACCEPTED: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
+    {kind: fields | COMMON_FIELDS for kind, fields in KIND_FIELDS.items()})
+
+
+_ACTION_FIELDS: Final = tuple(f.name for f in dataclass_fields(Action))
+# a plain dict (never mutated): dict.update from a dict is the fast path
+_ACTION_DEFAULTS: Final[dict[str, Any]] = {
+    f.name: f.default for f in dataclass_fields(Action) if f.name != "kind"}
 
 
 class _Validator:

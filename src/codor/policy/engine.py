@@ -20,6 +20,7 @@ from codor.model import ACTION_KINDS, Action, Decision, Outcome, Reason
 from codor.policy.builtins import BuiltinProtections
 from codor.policy.compiler import CompiledPolicy
 from codor.policy.guards.base import EvalContext, Finding, Guard
+from codor.policy.memo import Memo
 
 if TYPE_CHECKING:
     from codor.policy.tokens import TokenVerifier
@@ -27,15 +28,16 @@ if TYPE_CHECKING:
 __all__ = ["Engine", "InternalErrorHook"]
 
 InternalErrorHook = Callable[[Action | None, BaseException], None]
+Observations = tuple[tuple[tuple[str, str], tuple[str, ...]], ...]
 
 
 def _redactor() -> Callable[[str], str]:
-    try:
-        from codor.policy.guards.secrets import default_scanner
-    except ImportError:  # pragma: no cover - secrets guard ships with CODOR
-        return lambda text: text
-    redact: Callable[[str], str] = default_scanner().redact
-    return redact
+    """Redaction of reason messages, memoised (messages repeat)."""
+    from functools import lru_cache
+
+    from codor.policy.guards.secrets import default_scanner
+
+    return lru_cache(maxsize=4096)(default_scanner().redact)
 
 
 class Engine:
@@ -49,6 +51,7 @@ class Engine:
         tokens: TokenVerifier | None = None,
         clock: Callable[[], float] = time.time,
         on_internal_error: InternalErrorHook | None = None,
+        memo: bool = True,
     ) -> None:
         self.policy = policy
         if builtins is None:
@@ -63,6 +66,11 @@ class Engine:
         self._unattended = policy.settings.unattended
         self._redact = _redactor()
         self._sha = policy.sha256
+        # Decision memo: an action decided before is decided the same way again as long as
+        # every path it resolved still resolves the same (guards are pure functions of the
+        # action and those paths). Never used with tokens or extensions (state elsewhere).
+        self._memo: Memo[Action, tuple[Observations, Decision]] | None = (
+            Memo(8192) if memo else None)
 
     # -- public -------------------------------------------------------------------------------
     def decide(self, action: Action) -> Decision:
@@ -93,6 +101,21 @@ class Engine:
             return Decision("deny", (Reason("engine.unknown_kind", None, "high",
                                             f"unknown action kind {kind!r}"),), policy=self._sha)
         ctx = EvalContext(now, self.policy.workspace, self.policy.home, action.cwd)
+        memo = self._memo
+        if memo is not None and action.token is None and (
+                self._extensions is None or kind not in self._extensions.by_kind):
+            try:
+                entry = memo.get(action)
+            except TypeError:  # an unhashable value slipped into the action
+                return self._evaluate(action, ctx, kind)
+            if entry is not None and ctx.still_true(entry[0]):
+                return entry[1]
+            decision = self._evaluate(action, ctx, kind)
+            memo.put(action, (ctx.observations(), decision))
+            return decision
+        return self._evaluate(action, ctx, kind)
+
+    def _evaluate(self, action: Action, ctx: EvalContext, kind: str) -> Decision:
         findings: list[Finding] = []
         for builtin in self.builtins:
             findings.extend(builtin.check(action, ctx))

@@ -79,13 +79,27 @@ class EvalContext:
         self.workspace = workspace
         self.home = home
         self.cwd = cwd or workspace
-        self._forms: dict[str, tuple[str, ...]] = {}
+        self._forms: dict[tuple[str, str], tuple[str, ...]] = {}
 
     def forms(self, raw: str, cwd: str | None = None) -> tuple[str, ...]:
         """Normalised and symlink-resolved forms of ``raw`` (raises ``ValueError`` on NUL)."""
-        key = raw if cwd is None else f"{cwd}\x00{raw}"
+        key = (raw, cwd or self.cwd)
         got = self._forms.get(key)
         if got is None:
-            got = path_forms(raw, cwd or self.cwd, self.home)
+            got = path_forms(raw, key[1], self.home)
             self._forms[key] = got
         return got
+
+    def observations(self) -> tuple[tuple[tuple[str, str], tuple[str, ...]], ...]:
+        """Every path this evaluation resolved, with what it resolved to: the only facts
+        from outside the action a decision may depend on."""
+        return tuple(self._forms.items())
+
+    def still_true(self, observations: tuple[tuple[tuple[str, str], tuple[str, ...]], ...]
+                   ) -> bool:
+        """Do these paths still resolve as they did? (Re-does the I/O, compares.)"""
+        home = self.home
+        for (raw, cwd), forms in observations:
+            if path_forms(raw, cwd, home) != forms:
+                return False
+        return True

@@ -25,6 +25,7 @@ from typing import Literal
 from codor.model import Action, Effect, Severity
 from codor.policy.diff import parse_patch
 from codor.policy.guards.base import CompileContext, EvalContext, Finding
+from codor.policy.memo import Memo
 from codor.policy.patterns import GlobSet
 from codor.policy.schema import Section
 
@@ -58,6 +59,8 @@ class PathsGuard:
     def __init__(self, lists: dict[Operation, _Lists], exceptions: GlobSet) -> None:
         self._lists = lists
         self._exceptions = exceptions
+        # verdicts are a pure function of (operation, path as written, its forms)
+        self._memo: Memo[tuple[str, str, tuple[str, ...]], tuple[Finding, ...]] = Memo()
 
     def check(self, action: Action, ctx: EvalContext) -> Sequence[Finding]:
         op = _KIND_OP[action.kind]
@@ -66,20 +69,37 @@ class PathsGuard:
             raws.append(action.path)
         if action.kind == "patch.apply" and action.patch is not None:
             raws.extend(p for p in parse_patch(action.patch).paths if p not in raws)
+        if len(raws) == 1:
+            return self.check_path(op, raws[0], ctx, action.cwd)
         out: list[Finding] = []
+        seen: set[tuple[str, ...]] = set()
         for raw in raws:
+            try:
+                forms = ctx.forms(raw, action.cwd)
+            except ValueError:
+                forms = (raw,)
+            if forms in seen:
+                continue  # the same file named twice (a patch's path and its diff header)
+            seen.add(forms)
             out.extend(self.check_path(op, raw, ctx, action.cwd))
         return out
 
     def check_path(
         self, op: Operation, raw: str, ctx: EvalContext, cwd: str | None = None
-    ) -> list[Finding]:
+    ) -> Sequence[Finding]:
         """Judge one path for one operation (used by the commands and patch guards too)."""
         try:
             forms = ctx.forms(raw, cwd)
         except ValueError as exc:
             return [Finding("deny", f"paths.{op}.invalid", self.name, "high",
                             f"{op} of an invalid path: {exc}")]
+        key = (op, raw, forms)
+        got = self._memo.get(key)
+        if got is None:
+            got = self._memo.put(key, tuple(self._judge(op, raw, forms)))
+        return got
+
+    def _judge(self, op: Operation, raw: str, forms: tuple[str, ...]) -> list[Finding]:
         lists = self._lists[op]
         excepted = bool(self._exceptions) and all(self._exceptions.matches(f) for f in forms)
         out: list[Finding] = []

@@ -53,13 +53,14 @@ from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import cache
-from typing import Final, cast
+from functools import cache, lru_cache
+from typing import Any, Final, cast
 
 from codor.errors import PolicySchemaError
 from codor.model import Action, Severity, thaw
 from codor.policy.diff import parse_patch
 from codor.policy.guards.base import CompileContext, EvalContext, Finding
+from codor.policy.memo import Memo
 from codor.policy.patterns import GlobSet, compile_regex
 from codor.policy.schema import Section
 
@@ -76,6 +77,7 @@ __all__ = [
 ]
 
 _A = re.ASCII
+_MEMO_MAX_CHARS = 4096  # texts up to this size have their findings memoised
 _RUN: Final = 16  # token-like words shorter than this are never secrets of a prefixed kind
 _WORD = "A-Za-z0-9_\\-"
 _B = f"(?<![{_WORD}])"  # a token starts here
@@ -584,6 +586,16 @@ class SecretScanner:
         return text if not self.scan(text) else "[REDACTED]"
 
 
+@lru_cache(maxsize=1024)
+def _arguments_json(arguments: Any) -> str:
+    """Tool arguments as compact JSON (memoised: frozen arguments are hashable)."""
+    try:
+        return json.dumps(thaw(arguments), ensure_ascii=False, separators=(",", ":"),
+                          default=str)
+    except (TypeError, ValueError, RecursionError):
+        return str(arguments)
+
+
 def _replace(text: str, matches: Sequence[SecretMatch]) -> str:
     parts: list[str] = []
     pos = 0
@@ -643,6 +655,7 @@ class SecretsGuard:
         self._effect = effect
         self._skip = skip
         self._max = max_scan_bytes
+        self._memo: Memo[tuple[str, str], tuple[Finding, ...]] = Memo()
 
     def check(self, action: Action, ctx: EvalContext) -> Sequence[Finding]:
         out: list[Finding] = []
@@ -650,9 +663,18 @@ class SecretsGuard:
             out.extend(self.scan_text(text, where))
         return out
 
-    def scan_text(self, text: str, where: str) -> list[Finding]:
+    def scan_text(self, text: str, where: str) -> Sequence[Finding]:
         """Findings for one text; ``where`` completes "found in ..." (other guards may call
-        this to reuse the configured scanner)."""
+        this to reuse the configured scanner). Results for short texts are memoised."""
+        if len(text) > _MEMO_MAX_CHARS:
+            return self._scan_text(text, where)
+        key = (text, where)
+        got = self._memo.get(key)
+        if got is None:
+            got = self._memo.put(key, tuple(self._scan_text(text, where)))
+        return got
+
+    def _scan_text(self, text: str, where: str) -> list[Finding]:
         size = len(text)
         unscanned = 0
         if size * 4 > self._max:
@@ -718,12 +740,7 @@ class SecretsGuard:
             if action.url:
                 yield action.url, "the request URL"
         elif kind == "tool.call" and action.arguments:
-            try:
-                args = json.dumps(thaw(action.arguments), ensure_ascii=False,
-                                  separators=(",", ":"), default=str)
-            except (TypeError, ValueError, RecursionError):
-                args = str(action.arguments)
-            yield args, f"the arguments of tool {action.tool}"
+            yield _arguments_json(action.arguments), f"the arguments of tool {action.tool}"
 
 
 def compile_guard(section: Section, cc: CompileContext) -> SecretsGuard:
