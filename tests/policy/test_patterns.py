@@ -76,3 +76,26 @@ def test_double_star_matches_any_descendant(parts: list[str]) -> None:
     path = "/root/" + "/".join(parts)
     assert globs("/root/**").matches(path)
     assert globs("/root/**/" + parts[-1]).matches(path)
+
+
+POOL = ["**/.ssh/**", ".env", "*.pem", "id_rsa*", "/etc/**", "src/**", "**/a/**", "a",
+        "/x/*/a", "**/b", "~/.aws/**", "*.{p12,pfx}", "/etc/passwd", "b*"]
+
+
+@given(st.lists(st.sampled_from(POOL), min_size=1, max_size=6, unique=True),
+       st.lists(st.sampled_from(["a", "b", ".ssh", ".env", "etc", "x", "id_rsa.pub", "k.pem",
+                                 "src", "ws", "home", "u", ".aws", "c.pfx", "passwd"]),
+                min_size=1, max_size=6),
+       st.booleans())
+def test_fast_paths_agree_with_plain_regexes(patterns: list[str], parts: list[str],
+                                             ci: bool) -> None:
+    import re
+
+    from codor.policy.patterns import glob_to_regex
+
+    path = "/" + "/".join(p.upper() if ci and i % 2 else p for i, p in enumerate(parts))
+    flags = re.IGNORECASE if ci else 0
+    expected = next((p for p in patterns
+                     if re.fullmatch(glob_to_regex(p, workspace="/ws", home="/home/u"), path,
+                                     flags)), None)
+    assert globs(*patterns, ci=ci).first(path) == expected

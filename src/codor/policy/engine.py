@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 __all__ = ["Engine", "InternalErrorHook"]
 
 InternalErrorHook = Callable[[Action | None, BaseException], None]
+# Findings whose messages never quote action content: rules (the policy's own text), and the
+# secrets and injection guards (which name kinds and signals, never the text).
+_QUOTES_NOTHING = frozenset({None, "secrets", "injection"})
 Observations = tuple[tuple[tuple[str, str], tuple[str, ...]], ...]
 
 
@@ -166,7 +169,8 @@ class Engine:
         else:
             redact = self._redact
             reasons = tuple(Reason(f.rule, f.guard, f.severity,
-                                   f.message if f.guard is None else redact(f.message))
+                                   f.message if f.guard in _QUOTES_NOTHING else
+                                   redact(f.message))
                             for f in chosen)
         if outcome == "ask" and self._unattended:
             return Decision("deny", reasons,

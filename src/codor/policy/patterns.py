@@ -129,10 +129,24 @@ class _Compiled:
     regex: re.Pattern[str]
 
 
-class GlobSet:
-    """Several globs compiled into one regex; :meth:`first` names the glob that matched."""
+_WILD = frozenset("*?[]{}\\")
 
-    __slots__ = ("_combined", "_items", "patterns")
+
+def _literal(text: str) -> bool:
+    return bool(text) and not (_WILD & set(text))
+
+
+class GlobSet:
+    """Several globs, compiled for speed; :meth:`first` names the glob that matched.
+
+    The common shapes of credential deny lists are answered without a regex: a literal file
+    name (``.env``) by a dictionary lookup on the last segment, ``**/NAME/**`` by a lookup of
+    every segment; other file-name globs (``*.p12``) by one regex over the last segment; the
+    rest by one combined regex over the whole path.
+    """
+
+    __slots__ = ("_ci", "_combined", "_dirs", "_items", "_name_re", "_names", "_order",
+                 "patterns")
 
     def __init__(
         self,
@@ -154,9 +168,28 @@ class GlobSet:
                 raise PolicyPatternError(exc.message, location=loc) from None
             items.append(_Compiled(p, re.compile(src, flags)))
         self._items = tuple(items)
-        self._combined = (
-            re.compile("|".join(f"(?:{c.regex.pattern})" for c in items), flags) if items else None
-        )
+        self._ci = case_insensitive
+        fold = str.lower if case_insensitive else str
+        self._order = {p: i for i, p in reversed(list(enumerate(self.patterns)))}
+        self._names: dict[str, str] = {}
+        self._dirs: dict[str, str] = {}
+        name_globs: list[_Compiled] = []
+        rest: list[_Compiled] = []
+        for item in items:
+            p = item.pattern
+            if "/" not in p and _literal(p):
+                self._names.setdefault(fold(p), p)
+            elif p.startswith("**/") and p.endswith("/**") and _literal(p[3:-3]) \
+                    and "/" not in p[3:-3]:
+                self._dirs.setdefault(fold(p[3:-3]), p)
+            elif "/" not in p and not p.startswith("~"):
+                name_globs.append(_Compiled(p, re.compile(_translate(p, p), flags)))
+            else:
+                rest.append(item)
+        self._name_re = (re.compile("|".join(f"(?:{c.regex.pattern})" for c in name_globs),
+                                    flags), tuple(name_globs)) if name_globs else None
+        self._combined = (re.compile("|".join(f"(?:{c.regex.pattern})" for c in rest), flags),
+                          tuple(rest)) if rest else None
 
     def __bool__(self) -> bool:
         return bool(self._items)
@@ -165,16 +198,28 @@ class GlobSet:
         return len(self._items)
 
     def matches(self, path: str) -> bool:
-        return self._combined is not None and self._combined.fullmatch(path) is not None
+        return self.first(path) is not None
 
     def first(self, path: str) -> str | None:
         """The first glob (in policy order) that matches ``path``, or ``None``."""
-        if self._combined is None or self._combined.fullmatch(path) is None:
+        hits: list[str] = []
+        if self._names or self._dirs or self._name_re is not None:
+            key = path.lower() if self._ci else path
+            segments = key.split("/")
+            name = segments[-1]
+            hit = self._names.get(name)
+            if hit is not None:
+                hits.append(hit)
+            if self._dirs:
+                hits.extend(self._dirs[s] for s in segments if s in self._dirs)
+            if self._name_re is not None and self._name_re[0].fullmatch(path.rpartition("/")[2]):
+                base = path.rpartition("/")[2]
+                hits.extend(c.pattern for c in self._name_re[1] if c.regex.fullmatch(base))
+        if self._combined is not None and self._combined[0].fullmatch(path):
+            hits.extend(c.pattern for c in self._combined[1] if c.regex.fullmatch(path))
+        if not hits:
             return None
-        for item in self._items:
-            if item.regex.fullmatch(path):
-                return item.pattern
-        return None  # pragma: no cover - combined and parts agree
+        return hits[0] if len(hits) == 1 else min(hits, key=self._order.__getitem__)
 
 
 def compile_regex(
