@@ -99,7 +99,4 @@ class EvalContext:
                    ) -> bool:
         """Do these paths still resolve as they did? (Re-does the I/O, compares.)"""
         home = self.home
-        for (raw, cwd), forms in observations:
-            if path_forms(raw, cwd, home) != forms:
-                return False
-        return True
+        return all(path_forms(raw, cwd, home) == forms for (raw, cwd), forms in observations)
