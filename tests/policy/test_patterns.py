@@ -79,12 +79,14 @@ def test_double_star_matches_any_descendant(parts: list[str]) -> None:
 
 
 POOL = ["**/.ssh/**", ".env", "*.pem", "id_rsa*", "/etc/**", "src/**", "**/a/**", "a",
-        "/x/*/a", "**/b", "~/.aws/**", "*.{p12,pfx}", "/etc/passwd", "b*"]
+        "/x/*/a", "**/b", "~/.aws/**", "*.{p12,pfx}", "/etc/passwd", "b*", "/**",
+        "**/a/b/**", "**/x/a", "/home/**", "/home", "**/*.pem/**", "/ws/**/a"]
 
 
 @given(st.lists(st.sampled_from(POOL), min_size=1, max_size=6, unique=True),
        st.lists(st.sampled_from(["a", "b", ".ssh", ".env", "etc", "x", "id_rsa.pub", "k.pem",
-                                 "src", "ws", "home", "u", ".aws", "c.pfx", "passwd"]),
+                                 "src", "ws", "home", "u", ".aws", "c.pfx", "passwd",
+                                 "new\nline", "A", "Etc"]),
                 min_size=1, max_size=6),
        st.booleans())
 def test_fast_paths_agree_with_plain_regexes(patterns: list[str], parts: list[str],
@@ -94,7 +96,7 @@ def test_fast_paths_agree_with_plain_regexes(patterns: list[str], parts: list[st
     from codor.policy.patterns import glob_to_regex
 
     path = "/" + "/".join(p.upper() if ci and i % 2 else p for i, p in enumerate(parts))
-    flags = re.IGNORECASE if ci else 0
+    flags = re.DOTALL | (re.IGNORECASE if ci else 0)
     expected = next((p for p in patterns
                      if re.fullmatch(glob_to_regex(p, workspace="/ws", home="/home/u"), path,
                                      flags)), None)

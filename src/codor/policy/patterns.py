@@ -18,11 +18,12 @@ from dataclasses import dataclass
 
 from codor.errors import PolicyPatternError
 
-__all__ = ["GlobSet", "compile_regex", "glob_to_regex"]
+__all__ = ["GlobSet", "compile_regex", "expand_glob", "glob_to_regex"]
 
 
-def glob_to_regex(pattern: str, *, workspace: str = "", home: str = "") -> str:
-    """Translate one glob into a regex source (to be used with ``fullmatch``)."""
+def expand_glob(pattern: str, *, workspace: str = "", home: str = "") -> str:
+    """A glob in its absolute form: ``~`` expanded, bare names as ``**/name``, relative
+    patterns anchored at the workspace, doubled and trailing slashes removed."""
     if not pattern:
         raise PolicyPatternError("empty glob pattern")
     if "\x00" in pattern:
@@ -38,7 +39,13 @@ def glob_to_regex(pattern: str, *, workspace: str = "", home: str = "") -> str:
         pat = pat.replace("//", "/")
     if len(pat) > 1:
         pat = pat.rstrip("/") or "/"
-    return _translate(pat, pattern)
+    return pat
+
+
+def glob_to_regex(pattern: str, *, workspace: str = "", home: str = "") -> str:
+    """Translate one glob into a regex source (to be used with ``fullmatch`` and
+    ``re.DOTALL``: a file name may contain any character but ``/``)."""
+    return _translate(expand_glob(pattern, workspace=workspace, home=home), pattern)
 
 
 def _translate(pat: str, original: str) -> str:
@@ -139,14 +146,16 @@ def _literal(text: str) -> bool:
 class GlobSet:
     """Several globs, compiled for speed; :meth:`first` names the glob that matched.
 
-    The common shapes of credential deny lists are answered without a regex: a literal file
-    name (``.env``) by a dictionary lookup on the last segment, ``**/NAME/**`` by a lookup of
-    every segment; other file-name globs (``*.p12``) by one regex over the last segment; the
-    rest by one combined regex over the whole path.
+    Most globs in real policies have a literal shape and are answered without a regex:
+    an exact path (``/etc/shadow``) and a file name (``.env``) by dictionary lookups, a tree
+    (``/etc/**``, ``${WORKSPACE}/**``) by a prefix test, a directory anywhere
+    (``**/.ssh/**``) by a lookup of every segment, ``**/a/b/**`` and ``**/a/b`` by substring
+    tests. File-name globs (``*.p12``) share one regex over the last segment; only the rest
+    share one regex over the whole path.
     """
 
-    __slots__ = ("_ci", "_combined", "_dirs", "_items", "_name_re", "_names", "_order",
-                 "patterns")
+    __slots__ = ("_ci", "_combined", "_dirs", "_exact", "_infix", "_items", "_name_re",
+                 "_names", "_order", "_prefixes", "_suffix", "patterns")
 
     def __init__(
         self,
@@ -157,35 +166,58 @@ class GlobSet:
         case_insensitive: bool = False,
         locations: Sequence[str | None] = (),
     ) -> None:
-        flags = re.IGNORECASE if case_insensitive else 0
+        flags = re.DOTALL | (re.IGNORECASE if case_insensitive else 0)
         self.patterns = tuple(patterns)
-        items: list[_Compiled] = []
-        for i, p in enumerate(patterns):
-            try:
-                src = glob_to_regex(p, workspace=workspace, home=home)
-            except PolicyPatternError as exc:
-                loc = locations[i] if i < len(locations) else None
-                raise PolicyPatternError(exc.message, location=loc) from None
-            items.append(_Compiled(p, re.compile(src, flags)))
-        self._items = tuple(items)
         self._ci = case_insensitive
         fold = str.lower if case_insensitive else str
         self._order = {p: i for i, p in reversed(list(enumerate(self.patterns)))}
+        self._exact: dict[str, str] = {}
         self._names: dict[str, str] = {}
         self._dirs: dict[str, str] = {}
+        prefixes: list[tuple[str, str]] = []
+        infix: list[tuple[str, str]] = []
+        suffix: list[tuple[str, str]] = []
         name_globs: list[_Compiled] = []
         rest: list[_Compiled] = []
-        for item in items:
-            p = item.pattern
-            if "/" not in p and _literal(p):
-                self._names.setdefault(fold(p), p)
-            elif p.startswith("**/") and p.endswith("/**") and _literal(p[3:-3]) \
-                    and "/" not in p[3:-3]:
-                self._dirs.setdefault(fold(p[3:-3]), p)
-            elif "/" not in p and not p.startswith("~"):
-                name_globs.append(_Compiled(p, re.compile(_translate(p, p), flags)))
+        items: list[_Compiled] = []
+        for i, p in enumerate(patterns):
+            try:
+                full = expand_glob(p, workspace=workspace, home=home)
+                item = _Compiled(p, re.compile(_translate(full, p), flags))
+            except PolicyPatternError as exc:
+                loc = locations[i] if i < len(locations) else None
+                raise PolicyPatternError(exc.message, location=loc) from None
+            items.append(item)
+            key = fold(full)
+            if key.startswith("/") and _literal(key):
+                self._exact.setdefault(key, p)
+            elif key.startswith("/") and key.endswith("/**") and _literal(key[:-3] or "/"):
+                prefixes.append((key[:-3], p))
+            elif key == "/**":
+                prefixes.append(("", p))
+            elif key.startswith("**/"):
+                body = key[3:]
+                mid = body[:-3] if body.endswith("/**") else None
+                if mid is not None and _literal(mid):
+                    if "/" in mid:
+                        infix.append((f"/{mid}/", p))
+                    else:
+                        self._dirs.setdefault(mid, p)
+                elif mid is None and _literal(body):
+                    if "/" in body:
+                        suffix.append((f"/{body}", p))
+                    else:
+                        self._names.setdefault(body, p)
+                elif mid is None and "/" not in body and "**" not in body:
+                    name_globs.append(_Compiled(p, re.compile(_translate(full[3:], p), flags)))
+                else:
+                    rest.append(item)
             else:
                 rest.append(item)
+        self._items = tuple(items)
+        self._prefixes = tuple(prefixes)
+        self._infix = tuple(infix)
+        self._suffix = tuple(suffix)
         self._name_re = (re.compile("|".join(f"(?:{c.regex.pattern})" for c in name_globs),
                                     flags), tuple(name_globs)) if name_globs else None
         self._combined = (re.compile("|".join(f"(?:{c.regex.pattern})" for c in rest), flags),
@@ -202,18 +234,29 @@ class GlobSet:
 
     def first(self, path: str) -> str | None:
         """The first glob (in policy order) that matches ``path``, or ``None``."""
+        key = path.lower() if self._ci else path
         hits: list[str] = []
-        if self._names or self._dirs or self._name_re is not None:
-            key = path.lower() if self._ci else path
+        hit = self._exact.get(key)
+        if hit is not None:
+            hits.append(hit)
+        for prefix, pattern in self._prefixes:
+            if key.startswith(prefix) and (len(key) == len(prefix) or key[len(prefix)] == "/"):
+                hits.append(pattern)
+        if self._names or self._dirs:
             segments = key.split("/")
-            name = segments[-1]
-            hit = self._names.get(name)
+            hit = self._names.get(segments[-1])
             if hit is not None:
                 hits.append(hit)
             if self._dirs:
                 hits.extend(self._dirs[s] for s in segments if s in self._dirs)
-            if self._name_re is not None and self._name_re[0].fullmatch(path.rpartition("/")[2]):
-                base = path.rpartition("/")[2]
+        if self._infix:
+            padded = key + "/"
+            hits.extend(pattern for needle, pattern in self._infix if needle in padded)
+        if self._suffix:
+            hits.extend(pattern for needle, pattern in self._suffix if key.endswith(needle))
+        if self._name_re is not None:
+            base = path.rpartition("/")[2]
+            if self._name_re[0].fullmatch(base):
                 hits.extend(c.pattern for c in self._name_re[1] if c.regex.fullmatch(base))
         if self._combined is not None and self._combined[0].fullmatch(path):
             hits.extend(c.pattern for c in self._combined[1] if c.regex.fullmatch(path))
