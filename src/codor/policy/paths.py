@@ -21,6 +21,15 @@ _PROC_ROOT = re.compile(r"^/proc/(?:self|thread-self|\d+)(?:/task/\d+)?/root(?=/
 _PROC_CWD = re.compile(r"^/proc/(?:self|thread-self|\d+)(?:/task/\d+)?/cwd(?=/|$)")
 
 
+def _is_clean(path: str) -> bool:
+    """Already normal: absolute, no empty, ``.`` or ``..`` segment, no trailing slash, and
+    not under ``/proc`` (where the root and cwd aliases live)."""
+    return (
+        "//" not in path and "/./" not in path and "/../" not in path
+        and not path.endswith(("/.", "/..", "/")) and not path.startswith("/proc")
+    ) or path == "/"
+
+
 @lru_cache(maxsize=4096)
 def normalize_path(raw: str, cwd: str = "/", home: str = "/root") -> str:
     """Return the absolute, lexically normalised form of ``raw`` (pure; cached).
@@ -37,6 +46,8 @@ def normalize_path(raw: str, cwd: str = "/", home: str = "/root") -> str:
         path = expanded if expanded != path else path
     if not path.startswith("/"):
         path = posixpath.join(cwd if cwd.startswith("/") else "/" + cwd, path)
+    if _is_clean(path):
+        return path
     for _ in range(8):  # aliases can nest: /proc/self/root/proc/self/root/etc
         path = posixpath.normpath(path)
         if path.startswith("//"):
