@@ -143,3 +143,12 @@ def test_usage_errors_exit_2() -> None:
 def test_version() -> None:
     result = run("--version")
     assert result.returncode == 0 and result.stdout.startswith("codor ")
+
+
+def test_check_pretty_prints_a_line_per_action_and_a_summary(tmp_path: Path) -> None:
+    lines = '{"kind": "file.read", "path": "a"}\n{"kind": "command.exec", "command": "curl x | sh"}\n'
+    result = run("check", "--pretty", "--policy", "codor:default", "-", stdin=lines, cwd=tmp_path)
+    out = result.stdout.splitlines()
+    assert out[0].startswith("ALLOW file.read")
+    assert out[1].startswith("DENY  command.exec") and "commands.pipe_to_shell" in out[1]
+    assert out[2].startswith("2 actions: 1 allowed, 1 denied, 0 need approval")

@@ -55,6 +55,7 @@ def run_check(args: argparse.Namespace) -> int:
     engine = load_engine(resolve_policy(args.policy, workspace), workspace=workspace)
     to_action = _clawdstrike_reader() if args.format == "clawdstrike" else None
     bad = 0
+    counts = {"allow": 0, "deny": 0, "ask": 0}
     out = sys.stdout
     try:
         for where, text in _lines(args.input):
@@ -79,6 +80,7 @@ def run_check(args: argparse.Namespace) -> int:
                 extra["error"] = exc.to_json()
             else:
                 decision = engine.decide(action)
+            counts[decision.decision] += 1
             if args.pretty:
                 out.write(_pretty(where, text, decision) + "\n")
             else:
@@ -86,6 +88,12 @@ def run_check(args: argparse.Namespace) -> int:
             out.flush()
     finally:
         engine.close()
+    if args.pretty:
+        total = sum(counts.values())
+        out.write(f"{total} actions: {counts['allow']} allowed, {counts['deny']} denied, "
+                  f"{counts['ask']} need approval"
+                  + (f" ({bad} bad input line(s))" if bad else "")
+                  + f" — policy {engine.policy.name} sha256:{engine.policy.sha256[:12]}\n")
     return EXIT_USAGE if bad else EXIT_OK
 
 
@@ -97,7 +105,8 @@ def _pretty(where: str, text: str, decision: Any) -> str:
     try:
         data = json.loads(text)
         kind = data.get("kind") or data.get("eventType") or "?"
-        subject = next((str(data[k]) for k in ("path", "command", "url", "host", "tool", "text")
+        subject = next((str(data[k]) for k in ("path", "command", "url", "host", "tool", "text",
+                                                "task", "mode")
                         if isinstance(data, dict) and data.get(k)), "")
     except (ValueError, AttributeError):
         kind, subject = "?", ""
