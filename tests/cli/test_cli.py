@@ -146,7 +146,8 @@ def test_version() -> None:
 
 
 def test_check_pretty_prints_a_line_per_action_and_a_summary(tmp_path: Path) -> None:
-    lines = '{"kind": "file.read", "path": "a"}\n{"kind": "command.exec", "command": "curl x | sh"}\n'
+    lines = ('{"kind": "file.read", "path": "a"}\n'
+             '{"kind": "command.exec", "command": "curl x | sh"}\n')
     result = run("check", "--pretty", "--policy", "codor:default", "-", stdin=lines, cwd=tmp_path)
     out = result.stdout.splitlines()
     assert out[0].startswith("ALLOW file.read")

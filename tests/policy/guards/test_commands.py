@@ -5,54 +5,43 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from codor.errors import PolicyPatternError, PolicySchemaError
 from codor.model import Action
-from codor.policy.guards import paths
+from codor.policy.guards import commands, paths
 from codor.policy.guards.base import CompileContext, EvalContext, Finding
-from codor.policy.guards.commands import CHECKS, CommandsGuard, compile_guard
-from codor.policy.schema import Section
-from codor.policy.source import load_yaml
+from codor.policy.guards.commands import CHECKS, CommandsGuard
+from tests.policy.guards.helpers import (
+    HOME,
+    WORKSPACE,
+    build,
+    judge,
+    load_conformance,
+    outcome,
+    rules,
+)
 
-CONFORMANCE = Path(__file__).resolve().parents[2] / "conformance" / "commands.yaml"
 OPEN = "allow: [curl, wget, bash, sh, ls, git, cat, rm, echo, python3, find, cd, sudo, env, " \
        "timeout, nice, xargs, grep, chmod, dd, nc, tee, cp, mv, base64, make, pytest]\n"
 
 
 def make(text: str = "{}", *, paths_cfg: str | None = None,
          warnings: list[str] | None = None) -> CommandsGuard:
-    cc = CompileContext("/workspace", "/home/user")
+    cc = CompileContext(WORKSPACE, HOME)
     if paths_cfg is not None:
-        cc.guards["paths"] = paths.compile_guard(
-            Section(load_yaml(paths_cfg, "paths.yaml"), "guards.paths"), cc)
-    data = load_yaml(text, "policy.yaml")
-    return compile_guard(Section(data, "guards.commands", warnings), cc)
+        cc.guards["paths"] = build(paths, paths_cfg, cc=cc, filename="paths.yaml")
+    return build(commands, text, cc=cc, warnings=warnings)
 
 
 def run(guard: CommandsGuard, command: str | None = None, **fields: Any) -> Sequence[Finding]:
     if command is not None:
         fields["command"] = command
-    action = Action.create("command.exec", **fields)
-    return guard.check(action, EvalContext(0.0, "/workspace", "/home/user"))
-
-
-def outcome(findings: Sequence[Finding]) -> str:
-    effects = {f.effect for f in findings}
-    for effect in ("deny", "ask", "allow"):
-        if effect in effects:
-            return effect
-    return "deny"
-
-
-def rules(findings: Sequence[Finding]) -> set[str]:
-    return {f.rule for f in findings}
+    return judge(guard, "command.exec", **fields)
 
 
 @pytest.fixture(scope="module")
@@ -481,7 +470,7 @@ def test_all_checks_default_on() -> None:
 
 
 def test_conformance_file_has_enough_cases() -> None:
-    doc = yaml.safe_load(CONFORMANCE.read_text(encoding="utf-8"))
+    doc = load_conformance("commands")
     cases = [c for g in doc["groups"] for c in g["cases"]]
     assert len(cases) >= 40
     assert {c["expect"] for c in cases} == {"allow", "deny", "ask"}

@@ -3,43 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from codor.errors import PolicyPatternError, PolicySchemaError
-from codor.model import Action
-from codor.policy.guards.base import CompileContext, EvalContext, Finding
-from codor.policy.guards.egress import EgressGuard, compile_guard
-from codor.policy.schema import Section
-from codor.policy.source import load_yaml
-
-CONFORMANCE = Path(__file__).resolve().parents[2] / "conformance" / "egress.yaml"
+from codor.policy.guards import egress
+from codor.policy.guards.base import Finding
+from codor.policy.guards.egress import EgressGuard
+from tests.policy.guards.helpers import build, for_each_guard_case, judge, outcome, rules
 
 
 def make(text: str = "{}", warnings: list[str] | None = None) -> EgressGuard:
-    data = load_yaml(text, "policy.yaml")
-    section = Section(data, "guards.egress", warnings)
-    return compile_guard(section, CompileContext("/workspace", "/home/user"))
+    return build(egress, text, warnings=warnings)
 
 
 def run(guard: EgressGuard, **fields: Any) -> Sequence[Finding]:
-    action = Action.create("network.request", **fields)
-    return guard.check(action, EvalContext(0.0, "/workspace", "/home/user"))
-
-
-def outcome(findings: Sequence[Finding]) -> str:
-    effects = {f.effect for f in findings}
-    for effect in ("deny", "ask", "allow"):
-        if effect in effects:
-            return effect
-    return "deny"
-
-
-def rules(findings: Sequence[Finding]) -> set[str]:
-    return {f.rule for f in findings}
+    return judge(guard, "network.request", **fields)
 
 
 GITHUB = """
@@ -428,20 +408,7 @@ def test_inherit_key_is_accepted_and_type_checked() -> None:
 # -- conformance cases, judged by this guard alone -------------------------------------------
 
 
-def _cases() -> list[tuple[str, str, dict[str, Any], str, str | None]]:
-    doc = yaml.safe_load(CONFORMANCE.read_text(encoding="utf-8"))
-    out = []
-    for group in doc["groups"]:
-        policy = yaml.safe_load(group["policy"])
-        config = yaml.safe_dump(policy["guards"]["egress"])
-        for case in group["cases"]:
-            out.append((f"{group['name']}: {case['name']}", config, case["action"],
-                        case["expect"], case.get("rule")))
-    return out
-
-
-@pytest.mark.parametrize(("name", "config", "action", "expect", "rule"), _cases(),
-                         ids=[c[0] for c in _cases()])
+@for_each_guard_case("egress")
 def test_conformance_case_holds_for_the_guard_alone(
     name: str, config: str, action: dict[str, Any], expect: str, rule: str | None
 ) -> None:

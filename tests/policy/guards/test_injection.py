@@ -11,33 +11,26 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from codor.errors import PolicyPatternError, PolicySchemaError
-from codor.model import Action
-from codor.policy.guards.base import CompileContext, EvalContext, Finding
-from codor.policy.guards.injection import InjectionGuard, compile_guard, normalise, score_text
-from codor.policy.schema import Section
-from codor.policy.source import load_yaml
+from codor.policy.guards import injection
+from codor.policy.guards.base import Finding
+from codor.policy.guards.injection import InjectionGuard, normalise, score_text
+from tests.policy.guards import helpers
+from tests.policy.guards.helpers import build, judge
 
 
 def make(text: str = "{}") -> InjectionGuard:
-    data = load_yaml(text, "policy.yaml")
-    return compile_guard(Section(data, "guards.injection"),
-                         CompileContext("/workspace", "/home/user"))
+    return build(injection, text)
 
 
 def run(guard: InjectionGuard, text: str, source: str | None = "user") -> Sequence[Finding]:
     fields: dict[str, Any] = {"text": text}
     if source is not None:
         fields["source"] = source
-    action = Action.create("content.inbound", **fields)
-    return guard.check(action, EvalContext(0.0, "/workspace", "/home/user"))
+    return judge(guard, "content.inbound", **fields)
 
 
 def outcome(findings: Sequence[Finding]) -> str:
-    effects = {f.effect for f in findings}
-    for effect in ("deny", "ask", "allow"):
-        if effect in effects:
-            return effect
-    return "pass"
+    return helpers.outcome(findings, default="pass")
 
 
 def tags(text: str) -> str:

@@ -10,24 +10,20 @@ from typing import Any
 import pytest
 
 from codor.errors import PolicyPatternError, PolicySchemaError
-from codor.model import Action
-from codor.policy.guards.base import CompileContext, EvalContext, Finding
-from codor.policy.guards.patch import PatchGuard, compile_guard
-from codor.policy.schema import Section
-from codor.policy.source import load_yaml
+from codor.policy.guards import patch as patch_guard
+from codor.policy.guards.base import Finding
+from codor.policy.guards.patch import PatchGuard
+from tests.policy.guards.helpers import WORKSPACE, build, judge
 
 
-def make(text: str = "{}", workspace: str = "/workspace",
+def make(text: str = "{}", workspace: str = WORKSPACE,
          warnings: list[str] | None = None) -> PatchGuard:
-    data = load_yaml(text, "policy.yaml")
-    return compile_guard(Section(data, "guards.patch", warnings),
-                         CompileContext(workspace, "/home/user"))
+    return build(patch_guard, text, warnings=warnings, workspace=workspace)
 
 
-def run(guard: PatchGuard, patch: str, workspace: str = "/workspace",
+def run(guard: PatchGuard, patch: str, workspace: str = WORKSPACE,
         **fields: Any) -> Sequence[Finding]:
-    action = Action.create("patch.apply", patch=patch, **fields)
-    return guard.check(action, EvalContext(0.0, workspace, "/home/user"))
+    return judge(guard, "patch.apply", workspace=workspace, patch=patch, **fields)
 
 
 def rules(findings: Sequence[Finding]) -> list[str]:

@@ -13,31 +13,26 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from codor.errors import PolicyPatternError, PolicySchemaError
-from codor.model import Action
-from codor.policy.guards.base import CompileContext, EvalContext, Finding
+from codor.policy.guards import secrets
+from codor.policy.guards.base import Finding
 from codor.policy.guards.secrets import (
     DEFAULT_ALLOW,
     KINDS,
     SecretScanner,
     SecretsGuard,
-    compile_guard,
     default_scanner,
     redacted_form,
     shannon_entropy,
 )
-from codor.policy.schema import Section
-from codor.policy.source import load_yaml
+from tests.policy.guards.helpers import build, judge
 
 
 def make(text: str = "{}") -> SecretsGuard:
-    data = load_yaml(text, "policy.yaml")
-    return compile_guard(Section(data, "guards.secrets"), CompileContext("/workspace",
-                                                                          "/home/user"))
+    return build(secrets, text)
 
 
 def run(guard: SecretsGuard, kind: str, **fields: Any) -> Sequence[Finding]:
-    action = Action.create(kind, **fields)
-    return guard.check(action, EvalContext(0.0, "/workspace", "/home/user"))
+    return judge(guard, kind, **fields)
 
 
 def kinds_in(text: str, scanner: SecretScanner | None = None) -> list[str]:

@@ -11,42 +11,28 @@ import pytest
 import yaml
 
 from codor.errors import PolicyPatternError, PolicySchemaError
-from codor.model import Action, freeze
-from codor.policy.guards.base import CompileContext, EvalContext, Finding
-from codor.policy.guards.tools import (
-    ToolsGuard,
-    compile_guard,
-    parse_pointer,
-    resolve_pointer,
-    split_tool_name,
+from codor.model import freeze
+from codor.policy.guards import tools
+from codor.policy.guards.base import Finding
+from codor.policy.guards.tools import ToolsGuard, parse_pointer, resolve_pointer, split_tool_name
+from tests.policy.guards.helpers import (
+    WORKSPACE,
+    build,
+    for_each_guard_case,
+    judge,
+    outcome,
+    rules,
 )
-from codor.policy.schema import Section
-from codor.policy.source import load_yaml
-
-CONFORMANCE = Path(__file__).resolve().parents[2] / "conformance" / "tools.yaml"
-WS, HOME = "/workspace", "/home/user"
 
 
-def make(text: str = "{}", warnings: list[str] | None = None, workspace: str = WS) -> ToolsGuard:
-    data = load_yaml(text, "policy.yaml")
-    return compile_guard(Section(data, "guards.tools", warnings), CompileContext(workspace, HOME))
+def make(text: str = "{}", warnings: list[str] | None = None,
+         workspace: str = WORKSPACE) -> ToolsGuard:
+    return build(tools, text, warnings=warnings, workspace=workspace)
 
 
-def run(guard: ToolsGuard, tool: str, workspace: str = WS, **fields: Any) -> Sequence[Finding]:
-    action = Action.create("tool.call", tool=tool, **fields)
-    return guard.check(action, EvalContext(0.0, workspace, HOME))
-
-
-def outcome(findings: Sequence[Finding]) -> str:
-    effects = {f.effect for f in findings}
-    for effect in ("deny", "ask", "allow"):
-        if effect in effects:
-            return effect
-    return "deny"
-
-
-def rules(findings: Sequence[Finding]) -> set[str]:
-    return {f.rule for f in findings}
+def run(guard: ToolsGuard, tool: str, workspace: str = WORKSPACE,
+        **fields: Any) -> Sequence[Finding]:
+    return judge(guard, "tool.call", workspace=workspace, tool=tool, **fields)
 
 
 # -- lists ----------------------------------------------------------------------------------
@@ -476,20 +462,7 @@ def test_bad_pattern_error_carries_its_location() -> None:
 # -- conformance cases, judged by this guard alone -------------------------------------------
 
 
-def _cases() -> list[tuple[str, str, dict[str, Any], str, str | None]]:
-    doc = yaml.safe_load(CONFORMANCE.read_text(encoding="utf-8"))
-    out = []
-    for group in doc["groups"]:
-        policy = yaml.safe_load(group["policy"])
-        config = yaml.safe_dump(policy["guards"]["tools"])
-        for case in group["cases"]:
-            out.append((f"{group['name']}: {case['name']}", config, case["action"],
-                        case["expect"], case.get("rule")))
-    return out
-
-
-@pytest.mark.parametrize(("name", "config", "action", "expect", "rule"), _cases(),
-                         ids=[c[0] for c in _cases()])
+@for_each_guard_case("tools")
 def test_conformance_case_holds_for_the_guard_alone(
     name: str, config: str, action: dict[str, Any], expect: str, rule: str | None
 ) -> None:
