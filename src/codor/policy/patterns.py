@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from codor.errors import PolicyPatternError
 
@@ -92,7 +91,12 @@ def _translate(pat: str, original: str) -> str:
             if negate:
                 body = body[1:]
             body = _class_body(body)
-            out.append(f"[^/{body}]" if negate else f"[{body}]")
+            cls = f"[^/{body}]" if negate else f"[{body}]"
+            try:  # the only construct that can still be invalid (a reversed range: z-a)
+                re.compile(cls)
+            except re.error as exc:
+                raise PolicyPatternError(f"bad glob {original!r}: {exc}") from None
+            out.append(cls)
             i = j
         elif c == "{":
             depth += 1
@@ -110,12 +114,7 @@ def _translate(pat: str, original: str) -> str:
         i += 1
     if depth:
         raise PolicyPatternError(f"bad glob {original!r}: unclosed '{{'")
-    source = "".join(out)
-    try:
-        re.compile(source)
-    except re.error as exc:
-        raise PolicyPatternError(f"bad glob {original!r}: {exc}") from None
-    return source
+    return "".join(out)
 
 
 def _class_body(body: str) -> str:
@@ -130,10 +129,20 @@ def _class_body(body: str) -> str:
     return "".join(out)
 
 
-@dataclass(frozen=True, slots=True)
 class _Compiled:
-    pattern: str
-    regex: re.Pattern[str]
+    """One glob's regex, compiled on first use (most globs are answered by lookups)."""
+
+    __slots__ = ("_regex", "flags", "pattern", "source")
+
+    def __init__(self, pattern: str, source: str, flags: int) -> None:
+        self.pattern, self.source, self.flags = pattern, source, flags
+        self._regex: re.Pattern[str] | None = None
+
+    @property
+    def regex(self) -> re.Pattern[str]:
+        if self._regex is None:
+            self._regex = re.compile(self.source, self.flags)
+        return self._regex
 
 
 _WILD = frozenset("*?[]{}\\")
@@ -183,7 +192,7 @@ class GlobSet:
         for i, p in enumerate(patterns):
             try:
                 full = expand_glob(p, workspace=workspace, home=home)
-                item = _Compiled(p, re.compile(_translate(full, p), flags))
+                item = _Compiled(p, _translate(full, p), flags)
             except PolicyPatternError as exc:
                 loc = locations[i] if i < len(locations) else None
                 raise PolicyPatternError(exc.message, location=loc) from None
@@ -209,7 +218,7 @@ class GlobSet:
                     else:
                         self._names.setdefault(body, p)
                 elif mid is None and "/" not in body and "**" not in body:
-                    name_globs.append(_Compiled(p, re.compile(_translate(full[3:], p), flags)))
+                    name_globs.append(_Compiled(p, _translate(full[3:], p), flags))
                 else:
                     rest.append(item)
             else:
@@ -218,9 +227,9 @@ class GlobSet:
         self._prefixes = tuple(prefixes)
         self._infix = tuple(infix)
         self._suffix = tuple(suffix)
-        self._name_re = (re.compile("|".join(f"(?:{c.regex.pattern})" for c in name_globs),
-                                    flags), tuple(name_globs)) if name_globs else None
-        self._combined = (re.compile("|".join(f"(?:{c.regex.pattern})" for c in rest), flags),
+        self._name_re = (re.compile("|".join(f"(?:{c.source})" for c in name_globs), flags),
+                         tuple(name_globs)) if name_globs else None
+        self._combined = (re.compile("|".join(f"(?:{c.source})" for c in rest), flags),
                           tuple(rest)) if rest else None
 
     def __bool__(self) -> bool:
