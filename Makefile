@@ -11,6 +11,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m compileall -q src/codor   # hooks start fast even where PYTHONDONTWRITEBYTECODE is set
 	touch $@
 
 install: $(VENV)/.installed
