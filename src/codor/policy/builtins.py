@@ -7,15 +7,26 @@ keys, policy), and CODOR's own installation; and any read of CODOR's private key
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from functools import cache
 from pathlib import Path
 
 from codor.model import Action
+from codor.policy.diff import parse_patch
 from codor.policy.guards.base import EvalContext, Finding
 
 __all__ = ["BuiltinProtections", "installation_root"]
 
 _WRITE_KINDS = frozenset({"file.write", "file.delete", "patch.apply"})
+
+
+@cache
+def _write_targets() -> Callable[[str | None, Sequence[str] | None], tuple[str, ...]]:
+    """:func:`codor.policy.shell.write_targets`, imported on first use (the shell parser is
+    not loaded for policies that never see a command)."""
+    from codor.policy.shell import write_targets
+
+    return write_targets
 
 
 def installation_root() -> str:
@@ -58,10 +69,8 @@ class BuiltinProtections:
         if kind in _WRITE_KINDS:
             return self._paths(self._action_paths(action), "write", ctx, action.cwd)
         if kind == "command.exec":
-            from codor.policy.shell import write_targets
-
-            return self._paths(write_targets(action.command, action.argv), "write", ctx,
-                               action.cwd)
+            targets = _write_targets()(action.command, action.argv)
+            return self._paths(targets, "write", ctx, action.cwd) if targets else []
         if kind in ("file.read", "file.list") and action.path is not None and self.secret_roots:
             return self._paths([action.path], "read", ctx, action.cwd)
         return ()
@@ -70,8 +79,6 @@ class BuiltinProtections:
     def _action_paths(action: Action) -> list[str]:
         paths = [action.path] if action.path is not None else []
         if action.kind == "patch.apply" and action.patch:
-            from codor.policy.diff import parse_patch
-
             paths.extend(parse_patch(action.patch).paths)
         return paths
 
@@ -87,6 +94,8 @@ class BuiltinProtections:
                                    "path contains a NUL character"))
                 continue
             for form in forms:
+                if not form.startswith(roots):  # a path under a root starts with it
+                    continue
                 root = _under(form, roots)
                 if root is not None:
                     what = "write to" if op == "write" else "read of"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 __all__ = ["FilePatch", "PatchInfo", "parse_patch"]
@@ -31,6 +31,7 @@ class FilePatch:
 class PatchInfo:
     files: tuple[FilePatch, ...]
     size: int
+    _paths: tuple[str, ...] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def added(self) -> int:
@@ -42,10 +43,14 @@ class PatchInfo:
 
     @property
     def paths(self) -> tuple[str, ...]:
-        out: list[str] = []
-        for f in self.files:
-            out.extend(p for p in f.paths if p not in out)
-        return tuple(out)
+        got = self._paths  # computed once (several guards ask)
+        if got is None:
+            out: list[str] = []
+            for f in self.files:
+                out.extend(p for p in f.paths if p not in out)
+            got = tuple(out)
+            object.__setattr__(self, "_paths", got)
+        return got
 
     def added_text(self) -> str:
         return "\n".join(line for f in self.files for line in f.added)
@@ -73,30 +78,33 @@ def parse_patch(text: str) -> PatchInfo:
     removed: list[str] = []
     in_file = False
     in_hunk = False
-
-    def flush() -> None:
-        if in_file:
-            files.append(FilePatch(old, new, tuple(added), tuple(removed)))
-
     lines = text.split("\n")
+    n = len(lines)
     i = 0
-    while i < len(lines):
+    while i < n:
         line = lines[i]
-        if line.startswith("--- ") and i + 1 < len(lines) and lines[i + 1].startswith("+++ "):
-            flush()
-            old, new = _strip_prefix(line[4:]), _strip_prefix(lines[i + 1][4:])
-            added, removed = [], []
-            in_file, in_hunk = True, False
-            i += 2
-            continue
-        if line.startswith("diff --git "):
+        c = line[:1]  # the prefixes below differ in their first character
+        if c == "+":
+            if in_hunk:
+                added.append(line[1:])
+        elif c == "-":
+            if line.startswith("--- ") and i + 1 < n and lines[i + 1].startswith("+++ "):
+                if in_file:
+                    files.append(FilePatch(old, new, tuple(added), tuple(removed)))
+                old, new = _strip_prefix(line[4:]), _strip_prefix(lines[i + 1][4:])
+                added, removed = [], []
+                in_file, in_hunk = True, False
+                i += 2
+                continue
+            if in_hunk:
+                removed.append(line[1:])
+        elif c == "@":
+            if line.startswith("@@"):
+                in_hunk = in_file
+        elif c == "d" and line.startswith("diff --git "):
             in_hunk = False
-        elif line.startswith("@@"):
-            in_hunk = in_file
-        elif in_hunk and line.startswith("+"):
-            added.append(line[1:])
-        elif in_hunk and line.startswith("-"):
-            removed.append(line[1:])
         i += 1
-    flush()
-    return PatchInfo(tuple(files), len(text.encode("utf-8", "surrogatepass")))
+    if in_file:
+        files.append(FilePatch(old, new, tuple(added), tuple(removed)))
+    size = len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+    return PatchInfo(tuple(files), size)

@@ -14,14 +14,14 @@ from codor.policy.guards.base import Finding
 from codor.policy.paths import normalize_path
 from codor.policy.patterns import GlobSet
 from codor.policy.shell import (
+    FileOp,
     Interp,
     Part,
-    file_ops,
     is_recursive,
     perm_targets,
 )
 
-__all__ = ["CHECKS", "GUARD", "CommandChecks"]
+__all__ = ["CHECKS", "DESTRUCTIVE_PROGRAMS", "DOWNLOADERS", "GUARD", "CommandChecks"]
 
 GUARD = "commands"
 CHECKS: tuple[str, ...] = ("pipe_to_shell", "rm_outside_workspace", "credential_read",
@@ -38,6 +38,7 @@ _DOWNLOADERS = frozenset({"curl", "wget", "fetch", "aria2c", "http", "https", "x
                           "lwp-request", "lwp-download", "GET", "POST", "lynx", "w3m", "links",
                           "elinks", "ftp", "tftp", "nc", "ncat", "netcat", "socat", "telnet",
                           "ssh", "iwr", "irm"})
+DOWNLOADERS = _DOWNLOADERS
 _DECODERS = frozenset({"base64", "base32", "basenc", "xxd", "uudecode", "openssl", "rev", "tr",
                        "gunzip", "zcat", "bzcat", "xzcat", "gzip", "bzip2", "xz", "zstd",
                        "unzstd", "gpg"})
@@ -61,6 +62,10 @@ _FORK_CODE = re.compile(r"(?s)fork\s*(?:\(\s*\))?\s*while\s*fork|while\s*(?:True
                         r"(?:os\.)?fork\(\)")
 _SOCAT_EXEC = re.compile(r"(?i)^(?:exec|system):")
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_CURL_REMOTE_NAME = re.compile(r"-[a-zA-Z]*O[a-zA-Z]*")
+#: Programs :meth:`CommandChecks._destructive` judges by name (other parts only for code).
+DESTRUCTIVE_PROGRAMS = _MKFS | _POWER | frozenset(
+    {"systemctl", "init", "telinit", "kill", "shred", "chmod", "chown", "chgrp", "dd"})
 
 # Built-in credential files (read = denied by the credential_read check).
 _CREDENTIALS = (
@@ -141,8 +146,9 @@ class CommandChecks:
         except ValueError:
             return None
 
-    def _files(self, p: Part, base: str, out: _Out) -> None:
-        for op in file_ops(p, self._creds.matches):
+    def _files(self, p: Part, ops: Sequence[FileOp], base: str, out: _Out) -> None:
+        """``ops``: ``file_ops(p, self._creds.matches)``."""
+        for op in ops:
             raw = op.path
             if not raw or raw == "-":
                 continue
@@ -178,7 +184,7 @@ class CommandChecks:
         return None
 
     def _pipe_to_shell(self, parts: Sequence[Part], idx: int, info: Interp | None, base: str,
-                       downloads: set[str], out: _Out) -> None:
+                       downloads: set[str], ops: Sequence[FileOp], out: _Out) -> None:
         p = parts[idx]
         if not p.argv:
             return
@@ -219,19 +225,20 @@ class CommandChecks:
                 self._flag(out, "pipe_to_shell",
                            f"{_show(script or '', 60)} was downloaded and is then executed")
         if prog in _DOWNLOADERS:
-            for path in self._download_targets(p, base):
+            for path in self._download_targets(p, ops, base):
                 downloads.add(path)
 
-    def _download_targets(self, p: Part, base: str) -> list[str]:
-        raws = [op.path for op in file_ops(p) if op.op == "write"]
-        urls = [a for a in p.argv[1:] if _URL.match(a)]
+    def _download_targets(self, p: Part, ops: Sequence[FileOp], base: str) -> list[str]:
+        # the writes of file_ops do not depend on its cred_name
+        raws = [op.path for op in ops if op.op == "write"]
         remote_name = p.program == "wget" and not any(
             a in ("-O", "--output-document") or a.startswith(("-O", "--output-document="))
             for a in p.argv[1:])
         remote_name = remote_name or (p.program == "curl" and any(
-            re.fullmatch(r"-[a-zA-Z]*O[a-zA-Z]*", a) or a == "--remote-name"
+            _CURL_REMOTE_NAME.fullmatch(a) or a == "--remote-name"
             for a in p.argv[1:]))
         if remote_name:
+            urls = [a for a in p.argv[1:] if _URL.match(a)]
             for url in urls:
                 name = url.split("?", 1)[0].split("#", 1)[0].rstrip("/").rsplit("/", 1)[-1]
                 raws.append(name or "index.html")
@@ -369,11 +376,15 @@ class CommandChecks:
     def _reverse_shell(self, parts: Sequence[Part], idx: int, info: Interp | None,
                        out: _Out) -> None:
         p = parts[idx]
-        words = [*p.argv, *(r.target for r in p.redirects)]
-        if any(d in w for w in words for d in _NET_DEV):
+        # one search in the words joined by newlines (no needle spans a newline)
+        words = "\n".join([*p.argv, *(r.target for r in p.redirects)] if p.redirects
+                          else p.argv)
+        if "/dev/" in words and any(d in words for d in _NET_DEV):
             self._flag(out, "reverse_shell", "the command opens a network socket via /dev/tcp")
             return
         prog = p.program
+        if info is None and prog not in _NET_TOOLS:
+            return  # nothing below applies
         if prog in _NET_TOOLS:
             for a in p.argv[1:]:
                 if a in ("--exec", "--sh-exec", "--lua-exec") or (

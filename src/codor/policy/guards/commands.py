@@ -64,6 +64,8 @@ from codor.policy.guards.command_checks import (
     _CREDENTIALS,
     _NOT_CREDENTIALS,
     CHECKS,
+    DESTRUCTIVE_PROGRAMS,
+    DOWNLOADERS,
     GUARD,
     CommandChecks,
     _Out,
@@ -76,6 +78,7 @@ from codor.policy.shell import (
     PRIVILEGED,
     ParseResult,
     Part,
+    file_ops,
     interpreter,
     parse_argv,
     parse_command,
@@ -130,6 +133,16 @@ class _Pattern:
 
 
 @dataclass(frozen=True, slots=True)
+class _NameVerdict:
+    """What the lists say of one program name (findings are immutable, so shared)."""
+
+    deny: Finding | None
+    ask: Finding | None
+    listed: bool  # on some list
+    default: Finding | None  # the default's finding when on no list
+
+
+@dataclass(frozen=True, slots=True)
 class _Analysis:
     findings: tuple[Finding, ...]
     path_ops: tuple[tuple[str, str, str], ...]
@@ -164,7 +177,7 @@ class CommandsGuard(CommandChecks):
         self._paths = paths_guard if check_paths else None
         self._creds = GlobSet(_CREDENTIALS, workspace=self._workspace, home=self._home)
         self._not_creds = GlobSet(_NOT_CREDENTIALS, workspace=self._workspace, home=self._home)
-        self._names: dict[str, tuple[str | None, str | None, str | None]] = {}
+        self._names: dict[str, _NameVerdict] = {}
         self._cache: dict[tuple[str | None, tuple[str, ...] | None, str], _Analysis] = {}
 
     # -- entry point ------------------------------------------------------------------------
@@ -229,23 +242,35 @@ class CommandsGuard(CommandChecks):
             self._flag(out, "dynamic_code", _show(message, 160))
         parts = result.parts
         downloads: set[str] = set()
+        creds = self._creds.matches
         for idx, p in enumerate(parts):
-            base, unknown = self._base(p, cwd)
+            base, unknown = (cwd, False) if p.cwd == "" else self._base(p, cwd)
             for w in p.wrappers:
                 self._judge_name(w, out, full=w in PRIVILEGED)
+            prog = p.program
+            info = None
             if p.argv:
                 if p.expanded[0]:
                     out.unlisted = True
                 else:
-                    self._judge_name(p.program, out, full=True)
-                self._patterns_of(p, out)
-            info = interpreter(p.argv) if p.argv else None
-            self._pipe_to_shell(parts, idx, info, base, downloads, out)
-            self._rm_outside(parts, idx, base, unknown, out)
-            self._git_force_push(p, out)
+                    self._judge_name(prog, out, full=True)
+                if self._patterns:
+                    self._patterns_of(p, out)
+                info = interpreter(p.argv)
+            ops = file_ops(p, creds)
+            # each check is skipped for the parts its own first test would leave out
+            if p.argv and (p.sink or p.inputs or downloads or prog in DOWNLOADERS):
+                self._pipe_to_shell(parts, idx, info, base, downloads, ops, out)
+            if prog in ("rm", "find"):
+                self._rm_outside(parts, idx, base, unknown, out)
+            if prog == "git":
+                self._git_force_push(p, out)
             self._reverse_shell(parts, idx, info, out)
-            self._destructive(p, info, base, out)
-            self._files(p, base, out)
+            if p.argv and (prog in DESTRUCTIVE_PROGRAMS or prog.startswith("mkfs.") or (
+                    info is not None and info.kind != "shell")):
+                self._destructive(p, info, base, out)
+            if ops:
+                self._files(p, ops, base, out)
         for fn in result.functions:
             calls = sum(1 for p in parts if p.function == fn and p.argv and p.argv[0] == fn)
             if calls >= 2:
@@ -254,31 +279,43 @@ class CommandsGuard(CommandChecks):
 
     # -- lists ------------------------------------------------------------------------------
     def _judge_name(self, name: str, out: _Out, *, full: bool) -> None:
-        hits = self._names.get(name)
-        if hits is None:
-            hits = (self._deny.first(name), self._ask.first(name), self._allow.first(name))
+        v = self._names.get(name)
+        if v is None:
+            v = self._verdict(name)
             if len(self._names) < _CACHE_SIZE:
-                self._names[name] = hits
-        deny, ask, allow = hits
-        shown = _show(name, 60)
-        if deny is not None:
-            out.add(Finding("deny", f"{GUARD}.deny", GUARD, "high",
-                            f"{shown} is on the commands deny list ({deny!r})"))
-        if ask is not None:
-            out.add(Finding("ask", f"{GUARD}.ask", GUARD, "medium",
-                            f"{shown} is on the commands ask list ({ask!r})"))
+                self._names[name] = v
+        if v.deny is not None:
+            out.add(v.deny)
+        if v.ask is not None:
+            out.add(v.ask)
         if not full:
             return
         out.programs.append(name)
-        if deny is not None or ask is not None or allow is not None:
+        if v.listed:
             return
         out.unlisted = True
+        if v.default is not None:
+            out.add(v.default)
+
+    def _verdict(self, name: str) -> _NameVerdict:
+        deny, ask, allow = self._deny.first(name), self._ask.first(name), self._allow.first(name)
+        shown = _show(name, 60)
+        default = None
         if self._default == "deny":
-            out.add(Finding("deny", f"{GUARD}.default", GUARD, "medium",
-                            f"{shown} is on no commands list (default: deny)"))
+            default = Finding("deny", f"{GUARD}.default", GUARD, "medium",
+                              f"{shown} is on no commands list (default: deny)")
         elif self._default == "ask":
-            out.add(Finding("ask", f"{GUARD}.default", GUARD, "low",
-                            f"{shown} is on no commands list (default: ask)"))
+            default = Finding("ask", f"{GUARD}.default", GUARD, "low",
+                              f"{shown} is on no commands list (default: ask)")
+        return _NameVerdict(
+            None if deny is None else Finding(
+                "deny", f"{GUARD}.deny", GUARD, "high",
+                f"{shown} is on the commands deny list ({deny!r})"),
+            None if ask is None else Finding(
+                "ask", f"{GUARD}.ask", GUARD, "medium",
+                f"{shown} is on the commands ask list ({ask!r})"),
+            deny is not None or ask is not None or allow is not None,
+            default)
 
     def _patterns_of(self, p: Part, out: _Out) -> None:
         if not self._patterns:

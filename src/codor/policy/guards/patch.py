@@ -117,10 +117,11 @@ class PatchGuard:
         groups: tuple[tuple[Effect, str, tuple[re.Pattern[str], ...]], ...] = (
             ("deny", "patch.forbidden_pattern", self._forbidden),
             ("ask", "patch.ask_pattern", self._ask))
+        texts = [(f.new_path or f.old_path or "?", "\n".join(f.added))
+                 for f in info.files if f.added]  # each file's added lines, joined once
         for effect, rule, patterns in groups:
             for regex in patterns:
-                hits = [f.new_path or f.old_path or "?" for f in info.files
-                        if f.added and regex.search("\n".join(f.added))]
+                hits = [name for name, text in texts if regex.search(text)]
                 if hits:
                     where = ", ".join(hits[:3]) + (f" and {len(hits) - 3} more"
                                                    if len(hits) > 3 else "")

@@ -57,7 +57,7 @@ from functools import cache, lru_cache
 from typing import Any, Final, cast
 
 from codor.errors import PolicySchemaError
-from codor.model import Action, Severity, thaw
+from codor.model import Action, FrozenMap, Severity, thaw
 from codor.policy.diff import parse_patch
 from codor.policy.guards.base import CompileContext, EvalContext, Finding
 from codor.policy.memo import Memo
@@ -326,6 +326,7 @@ class SecretScanner:
         "_generic",
         "_kinds",
         "_min_length",
+        "_needle",
         "_prefix",
         "_private_key",
         "_severity",
@@ -363,6 +364,7 @@ class SecretScanner:
         self._min_length = max(1, min_length)
         self._threshold = threshold
         self._gate = min(_RUN, self._min_length) if self._generic else _RUN
+        self._needle = b"a" * self._gate
         literals: set[str] = set(DEFAULT_ALLOW)
         regexes: list[re.Pattern[str]] = []
         for entry in allow:
@@ -396,7 +398,7 @@ class SecretScanner:
         hits: dict[tuple[int, int], tuple[str, int]] = {}
         raw = _ascii(text) if len(text) >= self._gate else b""
         broad = raw.translate(_BROAD)
-        needle = b"a" * self._gate
+        needle = self._needle
         first = broad.find(needle) if raw else -1
         gated = first >= 0
         if gated:
@@ -408,7 +410,9 @@ class SecretScanner:
                                 broad.find(b" ", last), hits)
             if self._private_key and "-----BEGIN" in text:
                 self._scan_private_keys(text, hits)
-        if self._url_kinds and "://" in text and (gated or "@" in text):
+        # URL findings need a password (an "@" after it) or a webhook address
+        if self._url_kinds and "://" in text and ("@" in text or (gated and (
+                "hooks.slack.com/services/" in text or "discord" in text))):
             self._scan_urls(text, hits)
         for det in self._custom:
             group = 1 if det.regex.groups else 0
@@ -430,6 +434,11 @@ class SecretScanner:
             hits[(start, end)] = (kind, priority)
 
     def _resolve(self, hits: dict[tuple[int, int], tuple[str, int]]) -> list[SecretMatch]:
+        if not hits:
+            return []
+        if len(hits) == 1:  # nothing to overlap it
+            ((start, end), (kind, _priority)), = hits.items()
+            return [SecretMatch(kind, start, end, self._severity.get(kind, "high"))]
         spans = sorted(hits.items())
         starts: list[int] = []
         reach: list[int] = []  # reach[i]: the furthest end of specific spans 0..i
@@ -476,7 +485,7 @@ class SecretScanner:
         if not self._context and not self._generic:
             return
         low = raw[start:end].lower() if end >= 0 else raw[start:].lower()
-        value_run = b"a" * self._gate
+        value_run = self._needle
         for kw in _KEYWORDS:
             value_end = -1  # a keyword inside the last value is part of it, not a new NAME
             p = low.find(kw)
@@ -491,11 +500,12 @@ class SecretScanner:
                 # the value must be a long run of token characters (or a PEM block)
                 if m is not None and (broad.startswith(value_run, m.end())
                                       or text.startswith("-----BEGIN", m.end())):
-                    value_end = self._assignment(text, before, at, m, hits)
+                    value_end = self._assignment(text, before, at, m, hits, p >= 0)
 
     def _assignment(self, text: str, before: str, p: int, m: re.Match[str],
-                    hits: dict[tuple[int, int], tuple[str, int]]) -> int:
-        """Judge one NAME = value; returns where the value ends."""
+                    hits: dict[tuple[int, int], tuple[str, int]], need_end: bool = True) -> int:
+        """Judge one NAME = value; returns where the value ends (when ``need_end``: the
+        caller may not need it)."""
         v = m.end()
         name = (before + text[p:m.end("tail")]).lower()
         if _CONTEXT_NAMES.search(name):
@@ -508,12 +518,18 @@ class SecretScanner:
                     continue
                 self._add(hits, text, det.kind, v, vm.end(), _PRIORITY_SPECIFIC)
                 return vm.end()
+        if not need_end and (not self._generic or _overlapped(hits, v, v + 1)):
+            return v  # no generic finding here (see below), and no one needs the end
         gm = _GENERIC_VALUE.match(text, v)
         if gm is None:
             return v
-        if self._generic and self._random_looking(gm.group(0)):
-            self._add(hits, text, _GENERIC_KIND, v, gm.end(), _PRIORITY_GENERIC)
-        return gm.end()
+        end = gm.end()
+        # a generic finding that overlaps a specific one is never reported (see _resolve):
+        # the entropy test is skipped when a token already found covers part of the value
+        if self._generic and not _overlapped(hits, v, end) and \
+                self._random_looking(gm.group(0)):
+            self._add(hits, text, _GENERIC_KIND, v, end, _PRIORITY_GENERIC)
+        return end
 
     def _random_looking(self, value: str) -> bool:
         if len(value) < self._min_length:
@@ -586,12 +602,29 @@ class SecretScanner:
         return text if not self.scan(text) else "[REDACTED]"
 
 
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
+_SCALARS: Final = frozenset({str, int, float, bool, type(None)})
+
+
+def _plain(value: Any) -> Any:
+    """:func:`~codor.model.thaw`, faster for the usual JSON values (same result)."""
+    t = type(value)
+    if t in _SCALARS:
+        return value
+    if t is FrozenMap:
+        return {k: _plain(v) for k, v in value.items()}
+    if t is tuple or t is list:
+        return [_plain(v) for v in value]
+    return thaw(value)
+
+
 @lru_cache(maxsize=1024)
 def _arguments_json(arguments: Any) -> str:
-    """Tool arguments as compact JSON (memoised: frozen arguments are hashable)."""
+    """Tool arguments as compact JSON (memoised: frozen arguments are hashable); the same
+    text as ``json.dumps(thaw(arguments), ensure_ascii=False, separators=(",", ":"),
+    default=str)``."""
     try:
-        return json.dumps(thaw(arguments), ensure_ascii=False, separators=(",", ":"),
-                          default=str)
+        return _JSON.encode(_plain(arguments))
     except (TypeError, ValueError, RecursionError):
         return str(arguments)
 
@@ -615,6 +648,14 @@ def _replace(text: str, matches: Sequence[SecretMatch]) -> str:
         pos = cur_end
     parts.append(text[pos:])
     return "".join(parts)
+
+
+def _overlapped(hits: dict[tuple[int, int], tuple[str, int]], start: int, end: int) -> bool:
+    """Does a specific finding overlap ``[start, end)``?"""
+    for (s, e), (_kind, priority) in hits.items():
+        if priority > _PRIORITY_GENERIC and s < end and e > start:
+            return True
+    return False
 
 
 def _name_before(text: str, p: int) -> str:
@@ -658,6 +699,9 @@ class SecretsGuard:
         self._memo: Memo[tuple[str, str], tuple[Finding, ...]] = Memo()
 
     def check(self, action: Action, ctx: EvalContext) -> Sequence[Finding]:
+        if action.kind == "command.exec" and action.argv is None:  # the usual command
+            return list(self.scan_text(action.command, "the command")) if action.command \
+                else []
         out: list[Finding] = []
         for text, where in self._texts(action, ctx):
             out.extend(self.scan_text(text, where))
@@ -683,11 +727,16 @@ class SecretsGuard:
                 unscanned = len(raw)
                 text = raw[: self._max].decode("utf-8", "ignore")
         matches = self.scanner.scan(text)
+        if not matches and not unscanned:
+            return []
         first: dict[str, SecretMatch] = {}
-        count: Counter[str] = Counter()
+        count: dict[str, int] = {}
         for m in matches:
-            first.setdefault(m.kind, m)
-            count[m.kind] += 1
+            if m.kind in first:
+                count[m.kind] += 1
+            else:
+                first[m.kind] = m
+                count[m.kind] = 1
         out: list[Finding] = []
         for kind, m in first.items():
             more = f" and {count[kind] - 1} more" if count[kind] > 1 else ""
@@ -724,7 +773,8 @@ class SecretsGuard:
                     if not f.added:
                         continue
                     paths = f.paths or ((action.path,) if action.path else ())
-                    if paths and all(self._skipped(p, ctx, action.cwd) for p in paths):
+                    if paths and self._skip and \
+                            all(self._skipped(p, ctx, action.cwd) for p in paths):
                         continue
                     target = f.new_path or f.old_path or action.path or "?"
                     yield "\n".join(f.added), f"the lines the patch adds to {target}"

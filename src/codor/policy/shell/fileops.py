@@ -47,10 +47,20 @@ _PATTERN_FIRST: dict[str, tuple[str, str]] = {
 }
 _WRITE_ALL: dict[str, str] = {"tee": "", "touch": "dtr", "mkdir": "m", "truncate": "sr"}
 _DELETE_ALL: dict[str, str] = {"rm": "", "rmdir": "", "unlink": "", "shred": "ns", "srm": ""}
+_COPIES = frozenset({"cp", "mv", "install", "ln", "rsync", "scp"})
+_PERMS = frozenset({"chmod", "chown", "chgrp"})
 _NO_PATHS = frozenset({"echo", "printf", "test", "[", "true", "false", ":", "export", "alias",
                        "which", "type", "cd", "pushd", "popd", "declare", "local", "set",
                        "unset", "readonly", "typeset", "read", "exit", "return", "ssh",
                        "kill", "sleep", "date", "whoami", "pwd", "env", "printenv"})
+
+
+#: Programs for which :func:`file_ops` may report a write or a delete (other than by a
+#: redirection): for any other program it reports reads only.
+_MAY_WRITE = (frozenset(_PATTERN_FIRST) | frozenset(_WRITE_ALL) | frozenset(_DELETE_ALL)
+              | _COPIES | _PERMS | frozenset({"dd", "curl", "wget", "find"}))
+_EMAIL_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:")
+_KEY_VALUE = re.compile(r"^\w+=")
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,9 +108,9 @@ def _getopt(args: Sequence[str], value_letters: str) -> tuple[list[int], set[str
 def looks_like_path(arg: str, cred_name: Callable[[str], bool] | None = None) -> bool:
     """A word that names a file: contains ``/``, starts with ``~`` or ``.``, or is a
     credential file name (``cred_name``); URLs, ``user@host:`` and ``KEY=value`` are not."""
-    if not arg or any(c in arg for c in " \t\n") or _URL.match(arg):
+    if not arg or " " in arg or "\t" in arg or "\n" in arg or _URL.match(arg):
         return False
-    if re.match(r"^[\w.-]+@[\w.-]+:", arg) or re.match(r"^\w+=", arg):
+    if _EMAIL_LIKE.match(arg) or _KEY_VALUE.match(arg):
         return False
     return "/" in arg or arg.startswith(("~", ".", "$HOME", "${HOME}")) or (
         cred_name is not None and cred_name(arg))
@@ -109,6 +119,8 @@ def looks_like_path(arg: str, cred_name: Callable[[str], bool] | None = None) ->
 def file_ops(p: Part, cred_name: Callable[[str], bool] | None = None) -> list[FileOp]:
     """The files a part reads, writes or deletes, by what its program is known to do (and
     its redirections); for other programs, path-looking arguments are reads."""
+    if not p.redirects and len(p.argv) < 2:
+        return []  # no redirection and no argument: no file
     ops: list[FileOp] = []
     for r in p.redirects:
         if r.op in ("<<", "<<-", "<<<"):
@@ -149,9 +161,9 @@ def file_ops(p: Part, cred_name: Callable[[str], bool] | None = None) -> list[Fi
     elif prog in _DELETE_ALL:
         operands, _seen, _values = _getopt(args, _DELETE_ALL[prog])
         ops += [FileOp("delete", args[k]) for k in operands]
-    elif prog in ("cp", "mv", "install", "ln", "rsync", "scp"):
+    elif prog in _COPIES:
         ops += _copy_ops(prog, args)
-    elif prog in ("chmod", "chown", "chgrp"):
+    elif prog in _PERMS:
         ops += [FileOp("write", a) for a in perm_targets(prog, args)]
     elif prog == "dd":
         for a in args:
@@ -268,6 +280,8 @@ def write_targets(command: str | None, argv: Sequence[str] | None = None) -> tup
     paths: dict[str, None] = {}
     for result in _results(command, argv):
         for p in result.parts:
+            if not p.redirects and p.program not in _MAY_WRITE:
+                continue  # file_ops would report reads only
             for op in file_ops(p):
                 if op.op in ("write", "delete") and op.path and op.path != "-":
                     paths[_joined(op.path, p.cwd)] = None

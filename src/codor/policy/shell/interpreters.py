@@ -7,6 +7,7 @@ import ast
 import re
 import shlex
 import warnings
+from functools import lru_cache
 from typing import Any
 
 from codor.policy.shell.model import Interp, program_name
@@ -29,20 +30,43 @@ def is_python(prog: str) -> bool:
     return _PYTHON_RE.fullmatch(prog) is not None
 
 
+_SHELL_FLAGS = ("shell", "c", "oO")
+_PYTHON_FLAGS = ("python", "c", "WXm")
+_OTHER_FLAGS = {prog: ("interp", *flags) for prog, flags in _INTERP_FLAGS.items()}
+
+
+def _flags(prog: str) -> tuple[str, str, str] | None:
+    """(kind, options giving inline code, options taking a value) of an interpreter (no
+    name is both a shell, a Python and another interpreter, so the order does not matter)."""
+    if prog in SHELLS:
+        return _SHELL_FLAGS
+    flags = _OTHER_FLAGS.get(prog)
+    if flags is not None:
+        return flags
+    if prog.startswith(("python", "pypy")) and is_python(prog):
+        return _PYTHON_FLAGS
+    return None
+
+
 def interpreter(argv: tuple[str, ...] | list[str]) -> Interp | None:
     """Classify an interpreter command (``None`` when ``argv[0]`` is not one)."""
     if not argv:
         return None
-    prog = program_name(argv[0])
-    if prog in SHELLS:
-        kind, code_flags, arg_flags = "shell", "c", "oO"
-    elif is_python(prog):
-        kind, code_flags, arg_flags = "python", "c", "WXm"
-    elif prog in _INTERP_FLAGS:
-        kind = "interp"
-        code_flags, arg_flags = _INTERP_FLAGS[prog]
-    else:
+    flags = _flags(program_name(argv[0]))
+    if flags is None:
         return None
+    if len(argv) <= 3 and max(map(len, argv)) <= 64:  # ``bash``, ``python3 -``... repeat
+        return _interpreter_short(tuple(argv), flags)
+    return _interpreter(argv, flags)
+
+
+@lru_cache(maxsize=1024)
+def _interpreter_short(argv: tuple[str, ...], flags: tuple[str, str, str]) -> Interp:
+    return _interpreter(argv, flags)
+
+
+def _interpreter(argv: tuple[str, ...] | list[str], flags: tuple[str, str, str]) -> Interp:
+    kind, code_flags, arg_flags = flags
     n = len(argv)
     i = 1
     stdin = c_mode = module = False

@@ -83,6 +83,8 @@ class Interp:
 
 def program_name(word: str) -> str:
     """The basename of a command word: ``/usr/bin/env`` -> ``env``."""
+    if "/" not in word:  # the usual case: the word itself
+        return word
     stripped = word.rstrip("/")
     return stripped.rsplit("/", 1)[-1] if stripped else word
 
@@ -118,9 +120,10 @@ class _Draft:
         self.fed = False
 
     def freeze(self) -> Part:
+        reds, inputs = self.redirects, self.inputs
         return Part(tuple(self.argv), tuple(self.assigns),
-                    tuple(r.freeze() for r in self.redirects), self.stdin_from,
-                    tuple(sorted(set(self.inputs))), self.wrappers, self.origin,
+                    tuple([r.freeze() for r in reds]) if reds else (), self.stdin_from,
+                    tuple(sorted(set(inputs))) if inputs else (), self.wrappers, self.origin,
                     tuple(self.expanded), self.cwd, self.function, self.sink)
 
 

@@ -8,15 +8,18 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 
-from codor.policy.shell.grammar import _Grammar
+from codor.policy.shell.fast import quick_parts, split_simple
+from codor.policy.shell.grammar import _MAX_NEST, _Grammar
 from codor.policy.shell.interpreters import (
     _AWKS,
+    SHELLS,
     interp_commands,
     interpreter,
     python_commands,
 )
 from codor.policy.shell.model import (
     MAX_DEPTH,
+    Interp,
     ParseResult,
     _Draft,
     _RedirDraft,
@@ -24,7 +27,7 @@ from codor.policy.shell.model import (
     program_name,
 )
 from codor.policy.shell.words import _ASSIGN_RE
-from codor.policy.shell.wrappers import _unwrap
+from codor.policy.shell.wrappers import _UNWRAPS, _unwrap
 
 __all__ = ["parse_argv", "parse_command", "programs_of"]
 
@@ -37,22 +40,81 @@ class _Parser(_Grammar):
         if message not in self.st.dynamic and len(self.st.dynamic) < 32:
             self.st.dynamic.append(message)
 
+    # -- the fast path ----------------------------------------------------------------------
+    def run(self) -> list[int]:
+        if self.i == 0 and not self.pending:
+            pipelines = split_simple(self.s)
+            if pipelines is not None:
+                return self.run_simple(pipelines)
+        return super().run()
+
+    def run_simple(self, pipelines: list[list[list[str]]]) -> list[int]:
+        """What :meth:`run` does for the pipelines of :func:`split_simple`: the same calls
+        of :meth:`finish`, the same pipe connections and ``cd`` scoping, without the lexer."""
+        st = self.st
+        st.nest += 1  # as parse_list does
+        try:
+            if st.nest > _MAX_NEST:
+                self.error("commands nested too deeply")
+                self.i = self.n
+                return []
+            ids: list[int] = []
+            parts = st.parts
+            wrappers, origin = self.wrappers, self.origin
+            for pipeline in pipelines:
+                saved = self.cwd
+                first = pipeline[0]
+                cur = self.finish(first, [False] * len(first), [], [], [], wrappers, origin)
+                ids += cur
+                if self.i >= self.n:  # too many commands: the parser stops (see add)
+                    return ids
+                if len(pipeline) == 1:
+                    continue
+                for argv in pipeline[1:]:
+                    self.cwd = saved
+                    nxt = self.finish(argv, [False] * len(argv), [], [], [], wrappers, origin)
+                    for k in nxt:
+                        d = parts[k]
+                        d.stdin_from = tuple(dict.fromkeys((*d.stdin_from, *cur)))
+                    cur = nxt
+                    ids += nxt
+                    if self.i >= self.n:
+                        return ids
+                self.cwd = saved
+            return ids
+        finally:
+            st.nest -= 1
+
     # -- commands -------------------------------------------------------------------------
     def finish(self, argv: list[str], dyn: list[bool], assigns: list[str],
                reds: list[_RedirDraft], inputs: list[int], wrappers: tuple[str, ...],
                origin: str) -> list[int]:
-        u = _unwrap(argv, dyn)
-        wraps = wrappers + tuple(u.wrappers)
-        if u.script is not None:
-            if u.script_dyn:
-                self.dynamic(f"{u.script_via} runs a command string computed at run time")
-            if reds:
-                self.add([], [], assigns + u.assigns, reds, inputs, wraps, origin)
-            return self.sub_parse(u.script, "string", wraps)
-        idx = self.add(u.argv, u.expanded, assigns + u.assigns, reds, inputs, wraps, origin)
-        if idx < 0 or not u.argv:
+        info: Interp | None = None
+        known = False  # info is interpreter(argv)
+        # _unwrap returns an argv as it is unless its program is one of _UNWRAPS, and a shell
+        # without -c as it is too (its interpreter() is then kept for below)
+        wrapped = bool(argv) and not dyn[0] and program_name(argv[0]) in _UNWRAPS
+        if wrapped and program_name(argv[0]) in SHELLS:
+            info, known = interpreter(argv), True
+            wrapped = info is None or info.code is not None
+        if wrapped:
+            known = False
+            u = _unwrap(argv, dyn)
+            wraps = wrappers + tuple(u.wrappers) if u.wrappers else wrappers
+            if u.script is not None:
+                if u.script_dyn:
+                    self.dynamic(f"{u.script_via} runs a command string computed at run time")
+                if reds:
+                    self.add([], [], assigns + u.assigns, reds, inputs, wraps, origin)
+                return self.sub_parse(u.script, "string", wraps)
+            argv, dyn = u.argv, u.expanded
+            if u.assigns:
+                assigns = assigns + u.assigns
+        else:  # nothing to unwrap
+            wraps = wrappers
+        idx = self.add(argv, dyn, assigns, reds, inputs, wraps, origin)
+        if idx < 0 or not argv:
             return [idx] if idx >= 0 else []
-        argv, dyn = u.argv, u.expanded
         if dyn[0]:
             self.dynamic(f"the command name {_short(argv[0])} is computed at run time")
             return [idx]
@@ -72,7 +134,8 @@ class _Parser(_Grammar):
             self.find_exec(argv, dyn, (*wraps, "find"))
         elif prog in _AWKS:
             self.awk_system(argv, dyn, (*wraps, prog))
-        info = interpreter(argv)
+        if not known:
+            info = interpreter(argv)
         if info is not None:
             draft = self.st.parts[idx]
             draft.sink = info.kind if info.sink else None
@@ -230,7 +293,7 @@ def _finalize(st: _State) -> None:
 def _result(st: _State) -> ParseResult:
     _finalize(st)
     return ParseResult(
-        tuple(d.freeze() for d in st.parts),
+        tuple([d.freeze() for d in st.parts]),
         bool(st.errors),
         st.errors[0] if st.errors else None,
         tuple(st.dynamic),
@@ -248,8 +311,36 @@ def _failed(exc: BaseException) -> ParseResult:
 def parse_command(command: str) -> ParseResult:
     """Every part the shell command string would run (never raises)."""
     try:
+        pipelines = split_simple(command)
+        if pipelines is not None:
+            quick = quick_parts(pipelines)
+            if quick is not None:
+                return quick
         st = _State()
-        _Parser(command, st, 0, "command", (), "", None).run()
+        p = _Parser(command, st, 0, "command", (), "", None)
+        if pipelines is None:
+            _Grammar.run(p)  # the lexer (what p.run() does when split_simple refuses)
+        else:
+            p.run_simple(pipelines)
+        return _result(st)
+    except Exception as exc:  # fail closed: the guard turns this into a deny
+        return _failed(exc)
+
+
+class _LexingParser(_Parser):
+    """The parser without its fast path: every string goes through the lexer (tests check
+    that both read every command alike)."""
+
+    def run(self) -> list[int]:
+        return _Grammar.run(self)
+
+
+def _parse_full(command: str, parser: type[_Parser] = _Parser) -> ParseResult:
+    """:func:`parse_command` without :func:`quick_parts`, uncached (for tests: with
+    :class:`_LexingParser`, without any shortcut)."""
+    try:
+        st = _State()
+        parser(command, st, 0, "command", (), "", None).run()
         return _result(st)
     except Exception as exc:  # fail closed: the guard turns this into a deny
         return _failed(exc)
@@ -258,6 +349,18 @@ def parse_command(command: str) -> ParseResult:
 @lru_cache(maxsize=1024)
 def parse_argv(argv: tuple[str, ...]) -> ParseResult:
     """Every part an already-split argv would run: not shell-parsed, but unwrapped."""
+    if argv:
+        try:
+            quick = quick_parts([[list(argv)]])  # one command, whatever its words hold
+        except Exception as exc:
+            return _failed(exc)
+        if quick is not None:
+            return quick
+    return _parse_argv_full(argv)
+
+
+def _parse_argv_full(argv: tuple[str, ...]) -> ParseResult:
+    """:func:`parse_argv` without :func:`quick_parts`, uncached (for tests)."""
     try:
         st = _State()
         if argv:

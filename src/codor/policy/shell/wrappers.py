@@ -74,6 +74,9 @@ _WATCH_SPEC = _Spec("n", _fs("--interval"), attached="d")
 _FLOCK_SPEC = _Spec("wEc", _fs("--timeout", "--conflict-exit-code", "--command"))
 _SCRIPT_SPEC = _Spec("cEIOTBo", _fs("--command", "--echo", "--log-in", "--log-out",
                                     "--log-timing", "--log-io", "--output-limit"))
+#: Every program :func:`_unwrap` may peel off (any other program is returned as it is).
+_UNWRAPS = frozenset(_SPECS) | SHELLS | _RUNNERS | frozenset(
+    {"env", "eval", "script", "su", "runuser", "watch", "flock"})
 
 
 def _skip_options(
