@@ -19,7 +19,7 @@ from codor.errors import CodorError
 from codor.model import ACTION_KINDS, Action, Decision, Outcome, Reason
 from codor.policy.builtins import BuiltinProtections
 from codor.policy.compiler import CompiledPolicy
-from codor.policy.guards.base import EvalContext, Finding, Guard
+from codor.policy.guards.base import EvalContext, Finding, Guard, Observations
 from codor.policy.memo import Memo
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ InternalErrorHook = Callable[[Action | None, BaseException], None]
 # Findings whose messages never quote action content: rules (the policy's own text), and the
 # secrets and injection guards (which name kinds and signals, never the text).
 _QUOTES_NOTHING = frozenset({None, "secrets", "injection"})
-Observations = tuple[tuple[tuple[str, str], tuple[str, ...]], ...]
+
 
 
 def _redactor() -> Callable[[str], str]:

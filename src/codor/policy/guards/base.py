@@ -13,13 +13,16 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from codor.model import Action, Effect, Severity
-from codor.policy.paths import path_forms
+from codor.policy.paths import normalize_path, resolve_path
 from codor.policy.patterns import GlobSet
 
 if TYPE_CHECKING:
     from codor.policy.schema import Section
 
-__all__ = ["CompileContext", "EvalContext", "Finding", "Guard"]
+__all__ = ["CompileContext", "EvalContext", "Finding", "Guard", "Observations"]
+
+#: What one evaluation saw of the filesystem: each normalised path and its forms.
+Observations = tuple[tuple[str, tuple[str, ...]], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,24 +82,30 @@ class EvalContext:
         self.workspace = workspace
         self.home = home
         self.cwd = cwd or workspace
-        self._forms: dict[tuple[str, str], tuple[str, ...]] = {}
+        self._forms: dict[str, tuple[str, ...]] = {}  # by normalised path
 
     def forms(self, raw: str, cwd: str | None = None) -> tuple[str, ...]:
-        """Normalised and symlink-resolved forms of ``raw`` (raises ``ValueError`` on NUL)."""
-        key = (raw, cwd or self.cwd)
-        got = self._forms.get(key)
+        """Normalised and symlink-resolved forms of ``raw`` (raises ``ValueError`` on NUL).
+        Resolution depends only on the normalised path, so ``a.py`` and ``/ws/a.py`` share
+        one look at the disk."""
+        norm = normalize_path(raw, cwd or self.cwd, self.home)
+        got = self._forms.get(norm)
         if got is None:
-            got = path_forms(raw, key[1], self.home)
-            self._forms[key] = got
+            real = resolve_path(norm, "/", self.home)
+            got = (norm,) if real == norm else (norm, real)
+            self._forms[norm] = got
         return got
 
-    def observations(self) -> tuple[tuple[tuple[str, str], tuple[str, ...]], ...]:
+    def observations(self) -> Observations:
         """Every path this evaluation resolved, with what it resolved to: the only facts
         from outside the action a decision may depend on."""
         return tuple(self._forms.items())
 
-    def still_true(self, observations: tuple[tuple[tuple[str, str], tuple[str, ...]], ...]
-                   ) -> bool:
+    def still_true(self, observations: Observations) -> bool:
         """Do these paths still resolve as they did? (Re-does the I/O, compares.)"""
         home = self.home
-        return all(path_forms(raw, cwd, home) == forms for (raw, cwd), forms in observations)
+        for norm, forms in observations:
+            real = resolve_path(norm, "/", home)
+            if ((norm,) if real == norm else (norm, real)) != forms:
+                return False
+        return True
