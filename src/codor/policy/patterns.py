@@ -145,6 +145,7 @@ class _Compiled:
         return self._regex
 
 
+_NONE = 1 << 62  # rank of "no match yet"
 _WILD = frozenset("*?[]{}\\")
 
 
@@ -224,7 +225,9 @@ class GlobSet:
             else:
                 rest.append(item)
         self._items = tuple(items)
-        self._prefixes = tuple(prefixes)
+        self._prefixes: dict[str, str] = {}
+        for prefix, pattern in prefixes:
+            self._prefixes.setdefault(prefix, pattern)
         self._infix = tuple(infix)
         self._suffix = tuple(suffix)
         self._name_re = (re.compile("|".join(f"(?:{c.source})" for c in name_globs), flags),
@@ -244,34 +247,50 @@ class GlobSet:
     def first(self, path: str) -> str | None:
         """The first glob (in policy order) that matches ``path``, or ``None``."""
         key = path.lower() if self._ci else path
-        hits: list[str] = []
-        hit = self._exact.get(key)
-        if hit is not None:
-            hits.append(hit)
-        for prefix, pattern in self._prefixes:
-            if key.startswith(prefix) and (len(key) == len(prefix) or key[len(prefix)] == "/"):
-                hits.append(pattern)
+        order = self._order
+        best: str | None = self._exact.get(key)
+        rank = order[best] if best is not None else _NONE
+        prefixes = self._prefixes
+        if prefixes:
+            ancestor = key
+            while True:  # the path itself, then each parent, then "" (for "/**")
+                hit = prefixes.get(ancestor)
+                if hit is not None and order[hit] < rank:
+                    best, rank = hit, order[hit]
+                cut = ancestor.rfind("/")
+                if cut < 0:
+                    break
+                ancestor = ancestor[:cut]
         if self._names or self._dirs:
             segments = key.split("/")
             hit = self._names.get(segments[-1])
-            if hit is not None:
-                hits.append(hit)
-            if self._dirs:
-                hits.extend(self._dirs[s] for s in segments if s in self._dirs)
+            if hit is not None and order[hit] < rank:
+                best, rank = hit, order[hit]
+            dirs = self._dirs
+            if dirs:
+                for segment in segments:
+                    hit = dirs.get(segment)
+                    if hit is not None and order[hit] < rank:
+                        best, rank = hit, order[hit]
         if self._infix:
             padded = key + "/"
-            hits.extend(pattern for needle, pattern in self._infix if needle in padded)
-        if self._suffix:
-            hits.extend(pattern for needle, pattern in self._suffix if key.endswith(needle))
+            for needle, hit in self._infix:
+                if needle in padded and order[hit] < rank:
+                    best, rank = hit, order[hit]
+        for needle, hit in self._suffix:
+            if key.endswith(needle) and order[hit] < rank:
+                best, rank = hit, order[hit]
         if self._name_re is not None:
             base = path.rpartition("/")[2]
             if self._name_re[0].fullmatch(base):
-                hits.extend(c.pattern for c in self._name_re[1] if c.regex.fullmatch(base))
+                for c in self._name_re[1]:
+                    if order[c.pattern] < rank and c.regex.fullmatch(base):
+                        best, rank = c.pattern, order[c.pattern]
         if self._combined is not None and self._combined[0].fullmatch(path):
-            hits.extend(c.pattern for c in self._combined[1] if c.regex.fullmatch(path))
-        if not hits:
-            return None
-        return hits[0] if len(hits) == 1 else min(hits, key=self._order.__getitem__)
+            for c in self._combined[1]:
+                if order[c.pattern] < rank and c.regex.fullmatch(path):
+                    best, rank = c.pattern, order[c.pattern]
+        return best
 
 
 def compile_regex(
