@@ -236,6 +236,15 @@ class Action:
             raise InputError(f"not valid JSON: {exc}", location=location) from None
         return cls.from_json(data, location=location)
 
+    def __hash__(self) -> int:
+        """Hash of every field, computed once (actions are memo keys on the decision path)."""
+        state = self.__dict__
+        cached: int | None = state.get("_hash")
+        if cached is None:
+            cached = hash(tuple(state[name] for name in _ACTION_FIELDS))
+            state["_hash"] = cached
+        return cached
+
     # -- views ------------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
         """The action as a JSON object (only fields that are set)."""
