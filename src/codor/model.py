@@ -7,6 +7,7 @@ contracts (DESIGN.md §3.1-3.2); add fields, rename none.
 from __future__ import annotations
 
 import json
+import operator
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -190,12 +191,12 @@ class Action:
         Raises :class:`UnknownKindError` for a kind CODOR does not know and
         :class:`ActionError` for anything else malformed; never another exception.
         """
-        if not isinstance(data, Mapping):
+        if type(data) is not dict and not isinstance(data, Mapping):
             raise ActionError(
                 f"an action must be a JSON object, got {type(data).__name__}", location=location
             )
         kind = data.get("kind")
-        if not isinstance(kind, str) or not kind:
+        if type(kind) is not str or not kind:
             raise ActionError("action has no 'kind' string", location=location)
         allowed = KIND_FIELDS.get(kind)
         if allowed is None:
@@ -219,8 +220,7 @@ class Action:
                 fields[name] = value
             else:
                 fields[name] = convert(value, kind, location)
-        v = _Validator(kind, data, location)
-        _check_required(kind, fields, v)
+        _check_required(kind, fields, location)
         state = _ACTION_DEFAULTS.copy()
         state.update(fields)
         action = object.__new__(cls)
@@ -236,12 +236,20 @@ class Action:
             raise InputError(f"not valid JSON: {exc}", location=location) from None
         return cls.from_json(data, location=location)
 
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if type(other) is not Action:
+            return NotImplemented
+        return hash(self) == hash(other) and \
+            _FIELD_VALUES(self.__dict__) == _FIELD_VALUES(other.__dict__)
+
     def __hash__(self) -> int:
         """Hash of every field, computed once (actions are memo keys on the decision path)."""
         state = self.__dict__
         cached: int | None = state.get("_hash")
         if cached is None:
-            cached = hash(tuple(state[name] for name in _ACTION_FIELDS))
+            cached = hash(_FIELD_VALUES(state))
             state["_hash"] = cached
         return cached
 
@@ -340,47 +348,32 @@ _ACCEPTED: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
 
 
 _ACTION_FIELDS: Final = tuple(f.name for f in dataclass_fields(Action))
+_FIELD_VALUES: Final = operator.itemgetter(*_ACTION_FIELDS)
 # a plain dict (never mutated): dict.update from a dict is the fast path
 _ACTION_DEFAULTS: Final[dict[str, Any]] = {
     f.name: f.default for f in dataclass_fields(Action) if f.name != "kind"}
 
 
-class _Validator:
-    __slots__ = ("data", "kind", "location")
-
-    def __init__(self, kind: str, data: Mapping[str, Any], location: str | None) -> None:
-        self.kind, self.data, self.location = kind, data, location
-
-    def fail(self, message: str) -> None:
-        raise ActionError(f"{self.kind}: {message}", location=self.location)
-
-    def string(self, name: str) -> str:
-        value = self.data[name]
-        if not isinstance(value, str):
-            self.fail(f"{name} must be a string, got {type(value).__name__}")
-        if "\x00" in value and name not in ("content", "text", "patch"):
-            self.fail(f"{name} contains a NUL character")
-        return cast(str, value)
+#: For each kind, the groups of fields of which at least one must be present.
+_REQUIRED: Final[Mapping[str, tuple[tuple[tuple[str, ...], str], ...]]] = MappingProxyType({
+    **{k: ((("path",), "needs 'path'"),) for k in ("file.read", "file.list", "file.delete")},
+    "file.write": ((("path",), "needs 'path'"),
+                   (("content", "content_sha256"), "needs 'content' or 'content_sha256'")),
+    "patch.apply": ((("patch",), "needs 'patch'"),),
+    "command.exec": ((("command", "argv"), "needs 'command' or 'argv'"),),
+    "network.request": ((("url", "host"), "needs 'url' or 'host'"),),
+    "tool.call": ((("tool",), "needs 'tool'"),),
+    "content.inbound": ((("text",), "needs 'text'"),),
+    "content.outbound": ((("text",), "needs 'text'"),),
+})
 
 
-def _check_required(kind: str, fields: Mapping[str, Any], v: _Validator) -> None:
-    family = kind.partition(".")[0]
-    if family == "file" and "path" not in fields:
-        v.fail("needs 'path'")
-    if kind == "file.write" and "content" not in fields and "content_sha256" not in fields:
-        v.fail("needs 'content' or 'content_sha256'")
-    if kind == "patch.apply" and "patch" not in fields:
-        v.fail("needs 'patch'")
-    if kind == "command.exec" and "command" not in fields and "argv" not in fields:
-        v.fail("needs 'command' or 'argv'")
-    if kind == "network.request" and "url" not in fields and "host" not in fields:
-        v.fail("needs 'url' or 'host'")
-    if kind == "tool.call" and "tool" not in fields:
-        v.fail("needs 'tool'")
-    if family == "content" and "text" not in fields:
-        v.fail("needs 'text'")
+def _check_required(kind: str, fields: Mapping[str, Any], location: str | None) -> None:
+    for names, message in _REQUIRED.get(kind, ()):
+        if not any(n in fields for n in names):
+            _fail(kind, location, message)
     if kind == "content.inbound" and fields.get("source", "tool") not in INBOUND_SOURCES:
-        v.fail("source must be one of user, tool, web")
+        _fail(kind, location, "source must be one of user, tool, web")
 
 
 @dataclass(frozen=True, slots=True)
