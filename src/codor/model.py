@@ -182,7 +182,8 @@ class Action:
     @classmethod
     def create(cls, kind: str, **fields: Any) -> Action:
         """Build and validate an action from keyword fields (same rules as JSON)."""
-        return cls.from_json({"kind": kind, **fields})
+        fields["kind"] = kind  # ``fields`` is this call's own dict
+        return cls.from_json(fields)
 
     @classmethod
     def from_json(cls, data: Any, *, location: str | None = None) -> Action:
@@ -198,31 +199,28 @@ class Action:
         kind = data.get("kind")
         if type(kind) is not str or not kind:
             raise ActionError("action has no 'kind' string", location=location)
-        allowed = KIND_FIELDS.get(kind)
-        if allowed is None:
+        accepted = _ACCEPTED.get(kind)
+        if accepted is None:
             raise UnknownKindError(f"unknown action kind {kind!r}", location=location)
-        accepted = _ACCEPTED[kind]
-        fields: dict[str, Any] = {"kind": kind}
+        state = _ACTION_DEFAULTS.copy()  # every field, set to its default
         for name, value in data.items():
             if name not in accepted:
                 unknown = sorted(k for k in data if k not in accepted)
                 raise ActionError(f"{kind}: unknown field(s) {', '.join(map(repr, unknown))}",
                                   location=location)
-            if value is None or name == "kind":
+            if value is None:
                 continue
             convert = _CONVERTERS.get(name)
-            if convert is None:  # a plain string field
+            if convert is None:  # a plain string field (kind included)
                 if type(value) is not str:
                     _fail(kind, location, f"{name} must be a string, got "
                                           f"{type(value).__name__}")
                 if "\x00" in value and name not in _NUL_ALLOWED:
                     _fail(kind, location, f"{name} contains a NUL character")
-                fields[name] = value
+                state[name] = value
             else:
-                fields[name] = convert(value, kind, location)
-        _check_required(kind, fields, location)
-        state = _ACTION_DEFAULTS.copy()
-        state.update(fields)
+                state[name] = convert(value, kind, location)
+        _check_required(kind, state, location)
         action = object.__new__(cls)
         object.__setattr__(action, "__dict__", state)
         return action
@@ -333,7 +331,8 @@ def _conv_agent(value: Any, kind: str, location: str | None) -> Agent:
     _fail(kind, location, "agent must be an object with an 'id' string")
 
 
-_CONVERTERS: Final[Mapping[str, Callable[[Any, str, str | None], Any]]] = MappingProxyType({
+# plain dicts (never mutated): the decision hot path reads them
+_CONVERTERS: Final[dict[str, Callable[[Any, str, str | None], Any]]] = {
     "content_sha256": _conv_sha256,
     "argv": _conv_argv,
     "env": _conv_env,
@@ -341,21 +340,21 @@ _CONVERTERS: Final[Mapping[str, Callable[[Any, str, str | None], Any]]] = Mappin
     "arguments": _conv_object("arguments"),
     "meta": _conv_object("meta"),
     "agent": _conv_agent,
-})
+}
 _NUL_ALLOWED: Final = frozenset({"content", "text", "patch"})
-_ACCEPTED: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
-    {kind: fields | COMMON_FIELDS for kind, fields in KIND_FIELDS.items()})
+_ACCEPTED: Final[dict[str, frozenset[str]]] = {
+    kind: fields | COMMON_FIELDS for kind, fields in KIND_FIELDS.items()}
 
 
 _ACTION_FIELDS: Final = tuple(f.name for f in dataclass_fields(Action))
 _FIELD_VALUES: Final = operator.itemgetter(*_ACTION_FIELDS)
 # a plain dict (never mutated): dict.update from a dict is the fast path
 _ACTION_DEFAULTS: Final[dict[str, Any]] = {
-    f.name: f.default for f in dataclass_fields(Action) if f.name != "kind"}
+    f.name: None if f.name == "kind" else f.default for f in dataclass_fields(Action)}
 
 
 #: For each kind, the groups of fields of which at least one must be present.
-_REQUIRED: Final[Mapping[str, tuple[tuple[tuple[str, ...], str], ...]]] = MappingProxyType({
+_REQUIRED: Final[dict[str, tuple[tuple[tuple[str, ...], str], ...]]] = {
     **{k: ((("path",), "needs 'path'"),) for k in ("file.read", "file.list", "file.delete")},
     "file.write": ((("path",), "needs 'path'"),
                    (("content", "content_sha256"), "needs 'content' or 'content_sha256'")),
@@ -365,14 +364,17 @@ _REQUIRED: Final[Mapping[str, tuple[tuple[tuple[str, ...], str], ...]]] = Mappin
     "tool.call": ((("tool",), "needs 'tool'"),),
     "content.inbound": ((("text",), "needs 'text'"),),
     "content.outbound": ((("text",), "needs 'text'"),),
-})
+}
 
 
 def _check_required(kind: str, fields: Mapping[str, Any], location: str | None) -> None:
     for names, message in _REQUIRED.get(kind, ()):
-        if not any(n in fields for n in names):
+        for name in names:
+            if fields.get(name) is not None:
+                break
+        else:
             _fail(kind, location, message)
-    if kind == "content.inbound" and fields.get("source", "tool") not in INBOUND_SOURCES:
+    if kind == "content.inbound" and (fields.get("source") or "tool") not in INBOUND_SOURCES:
         _fail(kind, location, "source must be one of user, tool, web")
 
 
