@@ -153,3 +153,14 @@ def test_check_pretty_prints_a_line_per_action_and_a_summary(tmp_path: Path) -> 
     assert out[0].startswith("ALLOW file.read")
     assert out[1].startswith("DENY  command.exec") and "commands.pipe_to_shell" in out[1]
     assert out[2].startswith("2 actions: 1 allowed, 1 denied, 0 need approval")
+
+
+def test_check_reports_policy_warnings_on_stderr(tmp_path: Path) -> None:
+    policy = tmp_path / "p.yaml"
+    policy.write_text("version: 1\nrules:\n"
+                      "  - {id: r, on: [file.read], match: {path: []}, effect: allow}\n",
+                      encoding="utf-8")
+    result = run("check", "--policy", str(policy), '{"kind": "file.read", "path": "a"}')
+    assert result.returncode == 0
+    assert f"codor: warning: {policy}:3:" in result.stderr
+    assert json.loads(result.stdout)["decision"] == "deny"

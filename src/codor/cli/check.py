@@ -53,6 +53,8 @@ def run_check(args: argparse.Namespace) -> int:
 
     workspace = find_workspace(args.workspace)
     engine = load_engine(resolve_policy(args.policy, workspace), workspace=workspace)
+    for warning in engine.policy.warnings:  # the policy loads, but something in it is suspect
+        sys.stderr.write(f"codor: warning: {warning} (see `codor policy lint`)\n")
     to_action = _clawdstrike_reader() if args.format == "clawdstrike" else None
     bad = 0
     counts = {"allow": 0, "deny": 0, "ask": 0}
