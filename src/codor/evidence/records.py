@@ -1,0 +1,449 @@
+"""Evidence records: what the ledger stores as leaves, one canonical JSON object each.
+
+Each type has ``type``, ``v: 1``, ``to_json()``, ``from_json()`` and ``to_bytes()`` (RFC 8785
+canonical JSON via :func:`codor.canonical.canonical_json`: the ledger leaf bytes).
+
+- :class:`SessionStart` (``session.start``): session id, a fresh 32-byte random ``challenge``
+  (64 hex digits), wall time, agent, policy hash. Every later record of the session carries
+  the challenge, so evidence cannot be prepared before the session began
+  (:func:`check_binding`).
+- :class:`DecisionRecord` (``decision``): one action and the decision made for it.
+- :class:`OutcomeRecord` (``outcome``): what running an action produced — exit status, sha256
+  and a bounded, redacted excerpt of stdout/stderr (:class:`StreamSummary`), products and
+  materials as ``path → sha256`` (in-toto link style), start/end times, sandbox profile. It
+  names its action by ledger index and/or digest (:func:`action_digest`).
+
+Times are integers in microseconds: ``*_wall_us`` since the Unix epoch, ``*_mono_us`` on the
+observer's monotonic clock (comparable only within one boot of one host). Integers stay
+within ±(2**53 - 1), so the canonical form is exact in every JSON implementation (I-JSON).
+
+``observer`` says who saw the fact, one of :data:`OBSERVERS`:
+``codor-sandbox`` (CODOR ran the action in its sandbox), ``codor-engine`` (CODOR's decision
+engine: decisions, session starts), ``claude-code-harness`` / ``codex-harness`` /
+``gemini-harness`` (the agent's harness reported it through its hook protocol — seen by the
+harness, not said by the agent), ``mcp-gateway`` (CODOR's MCP gateway relayed the call and its
+result), and ``agent-claim``: the agent *says* so. A claim is never an observation —
+:attr:`observed` is false for it and verifiers must not count it as evidence.
+
+Bad input raises :class:`ValueError` naming the field; construction validates too, so an
+invalid record cannot exist.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar, Final, Literal, cast, get_args
+
+from codor.canonical import canonical_json, canonical_sha256
+from codor.errors import CodorError
+from codor.model import SEVERITIES, Action, Agent, Decision, FrozenMap, Reason, Severity
+
+__all__ = [
+    "EXCERPT_MAX_BYTES", "MAX_SAFE_INT", "OBSERVERS", "RECORD_VERSION", "DecisionRecord",
+    "Observer", "OutcomeRecord", "Record", "SessionStart", "StreamSummary", "action_digest",
+    "check_binding", "now_us", "record_from_bytes", "record_from_json",
+]
+
+RECORD_VERSION: Final = 1
+MAX_SAFE_INT: Final = 2**53 - 1
+EXCERPT_MAX_BYTES: Final = 2048
+#: How much of a stream is redacted before the excerpt is cut (secrets are found whole).
+_REDACT_WINDOW: Final = 64 * 1024
+
+Observer = Literal["codor-sandbox", "codor-engine", "claude-code-harness", "codex-harness",
+                   "gemini-harness", "mcp-gateway", "agent-claim"]
+OBSERVERS: Final[tuple[str, ...]] = get_args(Observer)
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+def now_us() -> tuple[int, int]:
+    """The current (wall, monotonic) times in microseconds."""
+    return time.time_ns() // 1000, time.monotonic_ns() // 1000
+
+
+def action_digest(action: Action) -> str:
+    """The sha256 (hex) of an action's canonical JSON: how an outcome names its action."""
+    return canonical_sha256(action.to_json())
+
+
+# -- field checks -------------------------------------------------------------------------------
+def _text(name: str, value: Any, *, optional: bool = False) -> None:
+    if value is None and optional:
+        return
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{name} must be a non-empty string")
+    if "\x00" in value:
+        raise ValueError(f"{name} contains a NUL character")
+    if not value.isascii() and any("\ud800" <= c <= "\udfff" for c in value):
+        raise ValueError(f"{name} is not valid Unicode (lone surrogate)")
+
+
+def _hex64(name: str, value: Any, *, optional: bool = False) -> None:
+    if not (value is None and optional) and \
+            (not isinstance(value, str) or not _HEX64.fullmatch(value)):
+        raise ValueError(f"{name} must be 64 lowercase hex digits")
+
+
+def _int(name: str, value: Any, *, low: int = 0, optional: bool = False) -> None:
+    if not (value is None and optional) and \
+            (type(value) is not int or not low <= value <= MAX_SAFE_INT):
+        raise ValueError(f"{name} must be an integer in [{low}, 2**53-1]")
+
+
+def _observer(value: Any) -> None:
+    if value not in OBSERVERS:
+        raise ValueError(f"observer must be one of {', '.join(OBSERVERS)}; got {value!r}")
+
+
+def _digests(name: str, value: Any) -> FrozenMap:
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{name} must be an object of path → sha256")
+    for path, digest in value.items():
+        _text(f"{name} path", path)
+        _hex64(f"{name}[{path!r}]", digest)
+    return value if isinstance(value, FrozenMap) else FrozenMap(value)
+
+
+def _fields(cls_name: str, data: Any, required: frozenset[str],
+            optional: frozenset[str] = frozenset(), rtype: str | None = None) -> Mapping[str, Any]:
+    """Check an object's keys (and ``type``/``v`` when ``rtype`` is given)."""
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{cls_name} must be a JSON object, got {type(data).__name__}")
+    if rtype is not None:
+        if data.get("type") != rtype:
+            raise ValueError(f"{cls_name}: type must be {rtype!r}, got {data.get('type')!r}")
+        if type(data.get("v")) is not int or data["v"] != RECORD_VERSION:
+            raise ValueError(f"{cls_name}: unsupported version v={data.get('v')!r}")
+    keys = set(data) - {"type", "v"} if rtype is not None else set(data)
+    unknown = keys - required - optional
+    if unknown:
+        raise ValueError(f"{cls_name}: unknown field(s) {', '.join(sorted(map(str, unknown)))}")
+    missing = required - keys
+    if missing:
+        raise ValueError(f"{cls_name}: missing field(s) {', '.join(sorted(missing))}")
+    return data
+
+
+def _parse_decision(data: Any) -> Decision:
+    d = _fields("decision", data, frozenset({"decision", "reasons", "warnings", "policy"}))
+    if d["decision"] not in ("allow", "deny", "ask"):
+        raise ValueError(f"decision.decision must be allow, deny or ask; got {d['decision']!r}")
+    if not isinstance(d["reasons"], list) or not isinstance(d["warnings"], list):
+        raise ValueError("decision.reasons and decision.warnings must be lists")
+    reasons = []
+    for item in d["reasons"]:
+        r = _fields("decision.reasons[]", item, frozenset({"rule", "guard", "severity", "message"}))
+        if not all(r[k] is None or isinstance(r[k], str) for k in ("rule", "guard")):
+            raise ValueError("decision.reasons[]: rule and guard must be strings or null")
+        if r["severity"] not in SEVERITIES or not isinstance(r["message"], str):
+            raise ValueError("decision.reasons[]: bad severity or message")
+        reasons.append(Reason(r["rule"], r["guard"], cast(Severity, r["severity"]),
+                              r["message"]))
+    if not all(isinstance(w, str) for w in d["warnings"]) or not isinstance(d["policy"], str):
+        raise ValueError("decision: warnings must be strings and policy a string")
+    return Decision(d["decision"], tuple(reasons), tuple(d["warnings"]), d["policy"])
+
+
+def _parse_action(data: Any) -> Action:
+    try:
+        return Action.from_json(data)
+    except CodorError as exc:
+        raise ValueError(f"action: {exc.message}") from None
+
+
+def _parse_agent(data: Any) -> Agent:
+    a = _fields("agent", data, frozenset({"id"}), frozenset({"role"}))
+    _text("agent.id", a["id"])
+    _text("agent.role", a.get("role"), optional=True)
+    return Agent(a["id"], a.get("role"))
+
+
+def _keys(cls: type) -> frozenset[str]:
+    """The JSON keys of a record type besides ``type`` and ``v``: its dataclass fields."""
+    return frozenset(f.name for f in fields(cls))
+
+
+def _args(data: Mapping[str, Any], **parsed: Any) -> dict[str, Any]:
+    """Constructor arguments: the record's fields (not ``type``/``v``), some parsed."""
+    return {k: v for k, v in data.items() if k not in ("type", "v")} | parsed
+
+
+# -- records ------------------------------------------------------------------------------------
+class _Record:
+    """Shared behaviour: canonical bytes and the observed/claimed distinction."""
+
+    type: ClassVar[str]
+    __slots__ = ()
+
+    def to_json(self) -> dict[str, Any]:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def to_bytes(self) -> bytes:
+        """The record's RFC 8785 canonical JSON: the ledger leaf."""
+        try:
+            return canonical_json(self.to_json())
+        except (TypeError, UnicodeEncodeError) as exc:
+            raise ValueError(f"{self.type}: cannot canonicalise: {exc}") from None
+
+    @property
+    def observed(self) -> bool:
+        """True unless the record is only an agent's claim."""
+        return cast(str, getattr(self, "observer", "codor-engine")) != "agent-claim"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionStart(_Record):
+    """The start of a session: binds every later record to a fresh random challenge."""
+
+    session: str
+    challenge: str
+    wall_us: int
+    agent: Agent
+    policy: str
+    type: ClassVar[str] = "session.start"
+
+    def __post_init__(self) -> None:
+        _text("session", self.session)
+        _hex64("challenge", self.challenge)
+        _int("wall_us", self.wall_us)
+        if not isinstance(self.agent, Agent):
+            raise ValueError("agent must be an Agent")
+        _text("agent.id", self.agent.id)
+        _text("agent.role", self.agent.role, optional=True)
+        _hex64("policy", self.policy)
+
+    @classmethod
+    def new(cls, session: str, agent: Agent, policy: str) -> SessionStart:
+        """A session start with a fresh 32-byte challenge from the OS's CSPRNG, stamped now."""
+        return cls(session, secrets.token_hex(32), now_us()[0], agent, policy)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, "v": RECORD_VERSION, "session": self.session,
+                "challenge": self.challenge, "wall_us": self.wall_us,
+                "agent": self.agent.to_json(), "policy": self.policy}
+
+    @classmethod
+    def from_json(cls, data: Any) -> SessionStart:
+        d = _fields("session.start", data, _keys(cls), rtype=cls.type)
+        return cls(**_args(d, agent=_parse_agent(d["agent"])))
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionRecord(_Record):
+    """One decision: the action, the decision (same JSON as the API) and who observed it."""
+
+    session: str
+    challenge: str
+    action: Action
+    decision: Decision
+    policy: str
+    observer: Observer
+    wall_us: int
+    mono_us: int
+    type: ClassVar[str] = "decision"
+
+    def __post_init__(self) -> None:
+        _text("session", self.session)
+        _hex64("challenge", self.challenge)
+        if not isinstance(self.action, Action) or not isinstance(self.decision, Decision):
+            raise ValueError("action must be an Action and decision a Decision")
+        _hex64("policy", self.policy)
+        if self.decision.policy not in ("", self.policy):
+            raise ValueError("decision.policy differs from the record's policy hash")
+        _observer(self.observer)
+        _int("wall_us", self.wall_us)
+        _int("mono_us", self.mono_us)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, "v": RECORD_VERSION, "session": self.session,
+                "challenge": self.challenge, "action": self.action.to_json(),
+                "decision": self.decision.to_json(), "policy": self.policy,
+                "observer": self.observer, "wall_us": self.wall_us, "mono_us": self.mono_us}
+
+    @classmethod
+    def from_json(cls, data: Any) -> DecisionRecord:
+        d = _fields("decision record", data, _keys(cls), rtype=cls.type)
+        return cls(**_args(d, action=_parse_action(d["action"]),
+                           decision=_parse_decision(d["decision"])))
+
+
+@dataclass(frozen=True, slots=True)
+class StreamSummary:
+    """An output stream: sha256 and size of the raw bytes, and a redacted excerpt of at most
+    :data:`EXCERPT_MAX_BYTES` UTF-8 bytes; ``truncated`` says the excerpt is not all of it."""
+
+    sha256: str
+    size: int
+    excerpt: str
+    truncated: bool
+
+    def __post_init__(self) -> None:
+        _hex64("sha256", self.sha256)
+        _int("size", self.size)
+        if self.excerpt != "":
+            _text("excerpt", self.excerpt)
+        if (n := len(self.excerpt.encode("utf-8"))) > EXCERPT_MAX_BYTES:
+            raise ValueError(f"excerpt is {n} bytes; at most {EXCERPT_MAX_BYTES} allowed")
+        if type(self.truncated) is not bool:
+            raise ValueError("truncated must be true or false")
+
+    @classmethod
+    def of(cls, data: bytes) -> StreamSummary:
+        """Summarise raw stream bytes: decode (invalid UTF-8 → U+FFFD), redact credentials
+        with :func:`default_scanner().redact <codor.policy.guards.secrets.default_scanner>`,
+        then cut to :data:`EXCERPT_MAX_BYTES` on a character boundary.
+
+        Redaction runs before the cut so a secret is never half-shown. Only the first 64 KiB
+        are redacted; if redaction shrinks that so much that the cut could reach its end (a
+        partial secret), the excerpt is ``[REDACTED]`` instead.
+        """
+        from codor.policy.guards.secrets import default_scanner
+
+        window = data[:_REDACT_WINDOW].decode("utf-8", errors="replace").replace("\x00", "\ufffd")
+        redacted = default_scanner().redact(window)
+        cut = redacted.encode("utf-8")[:EXCERPT_MAX_BYTES].decode("utf-8", errors="ignore")
+        partial = len(data) > _REDACT_WINDOW
+        if partial and len(redacted) < 4 * EXCERPT_MAX_BYTES:
+            cut = "[REDACTED]"
+        truncated = partial or len(cut) < len(redacted)
+        return cls(hashlib.sha256(data).hexdigest(), len(data), cut, truncated)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"sha256": self.sha256, "size": self.size, "excerpt": self.excerpt,
+                "truncated": self.truncated}
+
+    @classmethod
+    def from_json(cls, data: Any, name: str = "stream") -> StreamSummary:
+        d = _fields(name, data, frozenset({"sha256", "size", "excerpt", "truncated"}))
+        return cls(d["sha256"], d["size"], d["excerpt"], d["truncated"])
+
+
+_EMPTY_STREAM = StreamSummary(hashlib.sha256(b"").hexdigest(), 0, "", False)
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeRecord(_Record):
+    """What running one action produced, as observed by ``observer``.
+
+    ``action_index`` (the ledger index of its :class:`DecisionRecord`) and/or
+    ``action_sha256`` (:func:`action_digest`) name the action; at least one is required.
+    ``exit_status`` follows :attr:`subprocess.Popen.returncode` (negative: killed by that
+    signal) and is null when there is no process (a tool call). ``duration_us`` must equal
+    ``ended_mono_us - started_mono_us``.
+    """
+
+    session: str
+    challenge: str
+    action_index: int | None
+    action_sha256: str | None
+    exit_status: int | None
+    started_wall_us: int
+    ended_wall_us: int
+    started_mono_us: int
+    ended_mono_us: int
+    policy: str
+    observer: Observer
+    stdout: StreamSummary = _EMPTY_STREAM
+    stderr: StreamSummary = _EMPTY_STREAM
+    products: Mapping[str, str] = field(default_factory=FrozenMap)
+    materials: Mapping[str, str] = field(default_factory=FrozenMap)
+    sandbox: str | None = None
+    duration_us: int = -1  # -1: computed from the monotonic times
+    type: ClassVar[str] = "outcome"
+
+    def __post_init__(self) -> None:
+        _text("session", self.session)
+        _hex64("challenge", self.challenge)
+        _int("action_index", self.action_index, optional=True)
+        _hex64("action_sha256", self.action_sha256, optional=True)
+        if self.action_index is None and self.action_sha256 is None:
+            raise ValueError("outcome needs action_index or action_sha256")
+        _int("exit_status", self.exit_status, low=-MAX_SAFE_INT, optional=True)
+        for name in ("started_wall_us", "ended_wall_us", "started_mono_us", "ended_mono_us"):
+            _int(name, getattr(self, name))
+        if self.ended_mono_us < self.started_mono_us:
+            raise ValueError("ended_mono_us is before started_mono_us")
+        elapsed = self.ended_mono_us - self.started_mono_us
+        _int("duration_us", self.duration_us, low=-1)
+        if self.duration_us == -1:
+            object.__setattr__(self, "duration_us", elapsed)
+        elif self.duration_us != elapsed:
+            raise ValueError("duration_us must equal ended_mono_us - started_mono_us")
+        if not isinstance(self.stdout, StreamSummary) or \
+                not isinstance(self.stderr, StreamSummary):
+            raise ValueError("stdout and stderr must be StreamSummary")
+        object.__setattr__(self, "products", _digests("products", self.products))
+        object.__setattr__(self, "materials", _digests("materials", self.materials))
+        _text("sandbox", self.sandbox, optional=True)
+        _hex64("policy", self.policy)
+        _observer(self.observer)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": self.type, "v": RECORD_VERSION}
+        for name in _keys(type(self)):
+            value = getattr(self, name)
+            if isinstance(value, StreamSummary):
+                value = value.to_json()
+            elif isinstance(value, Mapping):
+                value = dict(value)
+            out[name] = value
+        return out
+
+    @classmethod
+    def from_json(cls, data: Any) -> OutcomeRecord:
+        d = _fields("outcome record", data, _keys(cls), rtype=cls.type)
+        if d["duration_us"] == -1:
+            raise ValueError("duration_us must be an integer in [0, 2**53-1]")
+        return cls(**_args(d, stdout=StreamSummary.from_json(d["stdout"], "stdout"),
+                           stderr=StreamSummary.from_json(d["stderr"], "stderr")))
+
+
+Record = SessionStart | DecisionRecord | OutcomeRecord
+_TYPES: Final[dict[str, type[SessionStart] | type[DecisionRecord] | type[OutcomeRecord]]] = {
+    "session.start": SessionStart, "decision": DecisionRecord, "outcome": OutcomeRecord}
+
+
+def record_from_json(data: Any) -> Record:
+    """Validate a decoded record of any type (dispatch on ``type``)."""
+    rtype = data.get("type") if isinstance(data, Mapping) else None
+    cls = _TYPES.get(rtype) if isinstance(rtype, str) else None
+    if cls is None:
+        raise ValueError(f"unknown record type {rtype!r}; expected {', '.join(_TYPES)}")
+    return cls.from_json(data)
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        raise ValueError("duplicate key in record JSON")
+    return out
+
+
+def record_from_bytes(leaf: bytes) -> Record:
+    """Parse ledger leaf bytes; they must be exactly the record's canonical JSON."""
+    try:
+        data = json.loads(leaf.decode("utf-8"), object_pairs_hook=_no_duplicates)
+    except ValueError as exc:  # UnicodeDecodeError, JSONDecodeError, a duplicate key
+        raise ValueError(f"record is not UTF-8 JSON: {exc}") from None
+    record = record_from_json(data)
+    if record.to_bytes() != leaf:
+        raise ValueError("record bytes are not its canonical JSON (RFC 8785)")
+    return record
+
+
+def check_binding(start: SessionStart, record: DecisionRecord | OutcomeRecord) -> None:
+    """Raise :class:`ValueError` unless ``record`` belongs to ``start``'s session: same
+    session, same challenge, and not dated before the session started."""
+    if record.session != start.session:
+        raise ValueError(f"record is for session {record.session!r}, not {start.session!r}")
+    if not secrets.compare_digest(record.challenge, start.challenge):
+        raise ValueError("record carries another challenge than its session start")
+    wall = record.wall_us if isinstance(record, DecisionRecord) else record.started_wall_us
+    if wall < start.wall_us:
+        raise ValueError("record is dated before its session started")

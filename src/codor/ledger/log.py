@@ -1,0 +1,234 @@
+"""The ledger as a transparency log: append evidence, sign checkpoints, prove and verify.
+
+``Ledger`` ties a :class:`~codor.ledger.store.LedgerStore` (entries, chain hashes, checkpoints)
+to an RFC 6962 :class:`~codor.ledger.merkle.MerkleTree` and a C2SP signed-note log key.
+Verification needs only the store's bytes and the public key(s).
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from codor.evidence.keys import LogKey, Verifier
+from codor.ledger.checkpoint import Checkpoint, open_checkpoint, sign_note
+from codor.ledger.merkle import (
+    EMPTY_ROOT,
+    MerkleTree,
+    leaf_hash,
+    verify_consistency,
+    verify_inclusion,
+)
+from codor.ledger.store import GENESIS_CHAIN, LedgerStore, chain_hash
+
+__all__ = ["InclusionProof", "Ledger", "VerifyReport"]
+
+Progress = Callable[[int, int], None]
+_BATCH = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyReport:
+    """What verification found. ``first_bad`` is the first entry index that failed (or the
+    size of a checkpoint that did not match), ``None`` when everything verified."""
+
+    ok: bool
+    size: int
+    checkpoints: int
+    first_bad: int | None = None
+    problem: str | None = None
+    root: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ok": self.ok, "size": self.size, "checkpoints": self.checkpoints,
+                "first_bad_index": self.first_bad, "problem": self.problem, "root": self.root}
+
+
+@dataclass(frozen=True, slots=True)
+class InclusionProof:
+    """An inclusion proof of one entry against a signed checkpoint (C2SP tlog-proof style)."""
+
+    index: int
+    size: int
+    leaf_hash: bytes
+    hashes: tuple[bytes, ...]
+    checkpoint: str
+    leaf: bytes | None = field(default=None, repr=False)
+
+    def text(self) -> str:
+        """``c2sp.org/tlog-proof@v1`` style text: index, hashes, then the signed checkpoint."""
+        lines = ["c2sp.org/tlog-proof@v1", f"index {self.index}"]
+        lines += [base64.b64encode(h).decode("ascii") for h in self.hashes]
+        return "\n".join(lines) + "\n\n" + self.checkpoint
+
+    def to_json(self) -> dict[str, Any]:
+        return {"index": self.index, "size": self.size, "leaf_hash": self.leaf_hash.hex(),
+                "proof": [h.hex() for h in self.hashes], "checkpoint": self.checkpoint,
+                "leaf": None if self.leaf is None else base64.b64encode(self.leaf).decode()}
+
+
+class Ledger:
+    """An append-only, verifiable log over a store. ``key`` signs checkpoints; ``verifiers``
+    (the active public key and retired ones) check them."""
+
+    def __init__(self, store: LedgerStore, *, origin: str, key: LogKey | None,
+                 verifiers: Sequence[Verifier]) -> None:
+        self.store = store
+        self.origin = origin
+        self.key = key
+        self.verifiers = list(verifiers)
+        self._tree = MerkleTree()
+
+    # -- writing ----------------------------------------------------------------------------
+    def append(self, leaf: bytes, *, durable: bool = False) -> int:
+        """Append one evidence entry; ``durable`` commits before returning."""
+        return self.store.append([leaf], durable=durable)[0]
+
+    def append_many(self, leaves: Sequence[bytes], *, durable: bool = False) -> list[int]:
+        return self.store.append(leaves, durable=durable)
+
+    def sync(self) -> int:
+        """Bring the in-memory tree up to the store (other processes may have appended)."""
+        self.store.flush()
+        size = self.store.size()
+        have = self._tree.size
+        while have < size:
+            end = min(size, have + _BATCH)
+            self._tree.extend(self.store.leaf_hashes(have, end))
+            have = end
+        return size
+
+    def checkpoint(self) -> str:
+        """Sign and store a checkpoint of the current tree; returns the signed note."""
+        if self.key is None:
+            raise ValueError("this ledger was opened without its log key; cannot sign")
+        size = self.sync()
+        latest = self.store.latest_checkpoint()
+        if latest is not None and latest[0] == size:
+            return latest[1]
+        note = sign_note(Checkpoint(self.origin, size, self._tree.root(size)).body(), [self.key])
+        self.store.add_checkpoint(size, note)
+        return note
+
+    # -- proving ----------------------------------------------------------------------------
+    def prove(self, index: int) -> InclusionProof:
+        """An inclusion proof of entry ``index`` against the latest checkpoint (a new one is
+        signed when the latest does not cover the entry)."""
+        latest = self.store.latest_checkpoint()
+        if latest is None or latest[0] <= index:
+            self.checkpoint()
+            latest = self.store.latest_checkpoint()
+        assert latest is not None
+        size, note = latest
+        if not 0 <= index < size:
+            raise IndexError(f"no entry {index} (the log has {size})")
+        self.sync()
+        entry = self.store.entry(index)
+        hashes = tuple(self._tree.inclusion_proof(index, size))
+        return InclusionProof(index, size, entry.leaf_hash, hashes, note, entry.leaf)
+
+    def check_proof(self, proof: InclusionProof) -> bool:
+        """Verify a proof with the public keys only."""
+        try:
+            cp, _names = open_checkpoint(proof.checkpoint, self.verifiers)
+        except Exception:
+            return False
+        if cp.origin != self.origin or cp.size != proof.size:
+            return False
+        if proof.leaf is not None and leaf_hash(proof.leaf) != proof.leaf_hash:
+            return False
+        return verify_inclusion(proof.index, proof.size, proof.leaf_hash, list(proof.hashes),
+                                cp.root)
+
+    # -- verifying --------------------------------------------------------------------------
+    def verify(self, progress: Progress | None = None) -> VerifyReport:
+        """Recompute every leaf hash, the hash chain and the Merkle root, and check every
+        stored checkpoint's signature and root (so also their mutual consistency)."""
+        self.store.flush()
+        size = self.store.size()
+        checkpoints = self._checkpoint_sizes(size)
+        tree = MerkleTree()
+        prev = GENESIS_CHAIN
+        seen = 0
+        start = 0
+        while start < size:
+            end = min(size, start + _BATCH)
+            for entry in self.store.entries(start, end):
+                i = entry.index
+                if i != tree.size:
+                    return self._bad(tree.size, "entries are missing or out of order", seen, tree)
+                if entry.leaf is not None and leaf_hash(entry.leaf) != entry.leaf_hash:
+                    return self._bad(i, "entry bytes do not match their leaf hash", seen, tree)
+                prev = chain_hash(prev, entry.leaf_hash)
+                if prev != entry.chain_hash:
+                    return self._bad(i, "hash chain broken", seen, tree)
+                tree.append(entry.leaf_hash)
+                if tree.size in checkpoints:
+                    problem = self._check_checkpoint(checkpoints[tree.size], tree)
+                    if problem:
+                        return self._bad(tree.size, problem, seen, tree)
+                    seen += 1
+            start = end
+            if progress is not None:
+                progress(start, size)
+        if tree.size != size:
+            return self._bad(tree.size, "the log is shorter than its size says", seen, tree)
+        for cp_size in checkpoints:
+            if cp_size > size:
+                return self._bad(cp_size, "a checkpoint covers entries that are gone "
+                                          "(truncated log)", seen, tree)
+        root = tree.root(size) if size else EMPTY_ROOT
+        return VerifyReport(True, size, seen, root=root.hex())
+
+    def _checkpoint_sizes(self, size: int) -> dict[int, str]:
+        out: dict[int, str] = {}
+        latest = self.store.latest_checkpoint()
+        if latest is None:
+            return out
+        for candidate in self._stored_checkpoint_sizes(latest[0]):
+            note = self.store.checkpoint(candidate)
+            if note is not None:
+                out[candidate] = note
+        return out
+
+    def _stored_checkpoint_sizes(self, latest: int) -> list[int]:
+        lister = getattr(self.store, "checkpoint_sizes", None)
+        if callable(lister):
+            return list(lister())
+        return [latest]
+
+    def _check_checkpoint(self, note: str, tree: MerkleTree) -> str | None:
+        try:
+            cp, _names = open_checkpoint(note, self.verifiers)
+        except Exception as exc:
+            return f"checkpoint at size {tree.size} does not verify: {exc}"
+        if cp.origin != self.origin:
+            return f"checkpoint at size {tree.size} names another log ({cp.origin!r})"
+        if cp.size != tree.size or cp.root != tree.root(tree.size):
+            return f"checkpoint at size {tree.size} does not match the entries"
+        return None
+
+    @staticmethod
+    def _bad(index: int, problem: str, seen: int, tree: MerkleTree) -> VerifyReport:
+        return VerifyReport(False, tree.size, seen, first_bad=index, problem=problem)
+
+    @staticmethod
+    def consistent(old_note: str, new_note: str, proof: Sequence[bytes],
+                   verifiers: Sequence[Verifier]) -> bool:
+        """Is the log of ``new_note`` an append-only extension of the one of ``old_note``?"""
+        try:
+            old, _ = open_checkpoint(old_note, verifiers)
+            new, _ = open_checkpoint(new_note, verifiers)
+        except Exception:
+            return False
+        return old.origin == new.origin and verify_consistency(
+            old.size, new.size, old.root, new.root, list(proof))
+
+    def consistency_proof(self, old: int, new: int | None = None) -> list[bytes]:
+        size = self.sync()
+        return self._tree.consistency_proof(old, size if new is None else new)
+
+    def close(self) -> None:
+        self.store.close()
