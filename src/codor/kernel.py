@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from codor.model import Action, Agent, Decision, Reason
@@ -20,9 +21,47 @@ if TYPE_CHECKING:
     from codor.ledger.log import Ledger
     from codor.policy.engine import Engine
 
-__all__ = ["Kernel"]
+__all__ = ["Kernel", "evidence_form"]
 
 _DURABLE_SEVERITIES = frozenset({"high", "critical"})
+
+
+def evidence_form(action: Action) -> Action:
+    """The action as it is stored in evidence: written content is kept only as its sha256,
+    capability tokens are dropped, and secrets are redacted from every other text field."""
+    import dataclasses
+    import hashlib
+
+    from codor.model import freeze, thaw
+    from codor.policy.guards.secrets import default_scanner
+
+    redact = default_scanner().redact
+    changes: dict[str, object] = {"token": None}
+    if action.content is not None:
+        changes["content"] = None
+        changes["content_sha256"] = hashlib.sha256(
+            action.content.encode("utf-8", "surrogatepass")).hexdigest()
+    for name in ("command", "url", "text", "patch", "path", "host"):
+        value = getattr(action, name)
+        if isinstance(value, str):
+            changes[name] = redact(value)
+    if action.argv is not None:
+        changes["argv"] = tuple(redact(a) for a in action.argv)
+    if action.arguments is not None:
+        changes["arguments"] = freeze(_redact_tree(thaw(action.arguments), redact))
+    if action.env is not None:
+        changes["env"] = freeze({k: redact(v) for k, v in action.env.items()})
+    return dataclasses.replace(action, **changes)  # type: ignore[arg-type]
+
+
+def _redact_tree(value: object, redact: Callable[[str], str]) -> object:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _redact_tree(v, redact) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_tree(v, redact) for v in value]
+    return value
 
 
 class Kernel:
@@ -73,8 +112,8 @@ class Kernel:
         assert self.ledger is not None
         start = self.session(action.session, action.agent)
         wall, mono = now_us()
-        record = DecisionRecord(start.session, start.challenge, action, decision,
-                                self.engine.policy.sha256, self.observer, wall, mono)
+        record = DecisionRecord(start.session, start.challenge, evidence_form(action),
+                                decision, self.engine.policy.sha256, self.observer, wall, mono)
         durable = decision.decision != "allow" or decision.severity in _DURABLE_SEVERITIES
         return self.ledger.append(record.to_bytes(), durable=durable)
 

@@ -47,12 +47,14 @@ class _nullcontext:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from codor.cli.main import EXIT_OK, EXIT_USAGE, find_workspace, resolve_policy
+    from codor.cli.main import EXIT_OK, EXIT_USAGE, codor_home, find_workspace, resolve_policy
     from codor.model import Action, Decision, Reason
     from codor.policy import load_engine
 
     workspace = find_workspace(args.workspace)
-    engine = load_engine(resolve_policy(args.policy, workspace), workspace=workspace)
+    engine = load_engine(resolve_policy(args.policy, workspace), workspace=workspace,
+                         codor_home=str(codor_home(workspace)))
+    kernel = _kernel(engine, workspace, record=not args.no_record)
     for warning in engine.policy.warnings:  # the policy loads, but something in it is suspect
         sys.stderr.write(f"codor: warning: {warning} (see `codor policy lint`)\n")
     to_action = _clawdstrike_reader() if args.format == "clawdstrike" else None
@@ -81,7 +83,7 @@ def run_check(args: argparse.Namespace) -> int:
                                     policy=engine.policy.sha256)
                 extra["error"] = exc.to_json()
             else:
-                decision = engine.decide(action)
+                decision = kernel.decide(action)
             counts[decision.decision] += 1
             if args.pretty:
                 out.write(_pretty(where, text, decision) + "\n")
@@ -89,7 +91,7 @@ def run_check(args: argparse.Namespace) -> int:
                 out.write(json.dumps({**decision.to_json(), **extra}, ensure_ascii=False) + "\n")
             out.flush()
     finally:
-        engine.close()
+        kernel.close()
     if args.pretty:
         total = sum(counts.values())
         out.write(f"{total} actions: {counts['allow']} allowed, {counts['deny']} denied, "
@@ -118,6 +120,16 @@ def _pretty(where: str, text: str, decision: Any) -> str:
     why = f"{reason.rule}: {reason.message}" if reason else ""
     more = f" (+{len(decision.reasons) - 1} more)" if len(decision.reasons) > 1 else ""
     return f"{_MARK[decision.decision]} {kind:<16} {subject:<60}  {why}{more}"
+
+
+def _kernel(engine: Any, workspace: Path, *, record: bool) -> Any:
+    """Decisions are recorded whenever the workspace has a ledger (``--no-record`` opts out)."""
+    from codor.kernel import Kernel
+    from codor.workspace import Workspace
+
+    state = Workspace.at(workspace)
+    ledger = state.open_ledger() if record and state.has_ledger() else None
+    return Kernel(engine, ledger)
 
 
 def _clawdstrike_reader() -> Any:

@@ -67,6 +67,36 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--format", choices=("yaml", "json"), default="yaml")
         if name == "lint":
             p.add_argument("--strict", action="store_true", help="warnings fail too (exit 1)")
+    init = sub.add_parser("init", help="create .codor/ (policy, log key, ledger) in a workspace")
+    init.add_argument("--workspace", "-w", default=None, help="default: the current directory")
+    init.add_argument("--key-name", default=None, help="name of the log key (default: host)")
+
+    keys = sub.add_parser("keys", help="the ledger's signing key")
+    ksub = keys.add_subparsers(dest="keys_command", parser_class=_Parser, required=True)
+    for name, text in (("init", "create the log key (refuses to overwrite)"),
+                       ("rotate", "make a new log key; old checkpoints stay verifiable"),
+                       ("show", "print the public (verifier) keys")):
+        p = ksub.add_parser(name, help=text)
+        p.add_argument("--workspace", "-w", default=None)
+        if name != "show":
+            p.add_argument("--name", default=None, help="key name")
+
+    ledger = sub.add_parser("ledger", help="verify, prove and read the workspace ledger")
+    lsub = ledger.add_subparsers(dest="ledger_command", parser_class=_Parser, required=True)
+    lv = lsub.add_parser("verify", help="check every entry, the hash chain, the Merkle tree "
+                                        "and every signed checkpoint")
+    lv.add_argument("--json", action="store_true", help="print the report as JSON")
+    lp = lsub.add_parser("prove", help="print an inclusion proof of entry N and a checkpoint")
+    lp.add_argument("index", type=int)
+    lp.add_argument("--json", action="store_true")
+    lsub.add_parser("checkpoint", help="sign a checkpoint of the current log and print it")
+    lt = lsub.add_parser("tail", help="print the last entries (JSON Lines)")
+    lt.add_argument("-n", type=int, default=10, help="how many (default 10)")
+    lt.add_argument("-f", "--follow", action="store_true", help="keep printing new entries")
+    for p in (lv, lp, lt, *lsub.choices.values()):
+        if not any(a.dest == "workspace" for a in p._actions):
+            p.add_argument("--workspace", "-w", default=None)
+
     imp = psub.add_parser("import", help="translate another engine's policy into CODOR's")
     imp.add_argument("source_format", choices=("clawdstrike",))
     imp.add_argument("file", help="the policy file (or 'ruleset:<name>' for a bundled one)")
@@ -118,6 +148,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from codor.cli.policy import run_policy
 
             return run_policy(args)
+        if args.command in ("init", "keys", "ledger"):
+            from codor.cli.ledger import run_ledger
+
+            return run_ledger(args)
         parser.print_help()
         return EXIT_USAGE
     except CodorError as exc:

@@ -21,7 +21,7 @@ from codor.ledger.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from codor.ledger.store import GENESIS_CHAIN, LedgerStore, chain_hash
+from codor.ledger.store import GENESIS_CHAIN, LedgerStore, LedgerStoreError, chain_hash
 
 __all__ = ["InclusionProof", "Ledger", "VerifyReport"]
 
@@ -155,7 +155,12 @@ class Ledger:
         start = 0
         while start < size:
             end = min(size, start + _BATCH)
-            for entry in self.store.entries(start, end):
+            try:
+                batch = self.store.entries(start, end)
+            except LedgerStoreError:
+                missing = self._first_missing(start, end)
+                return self._bad(missing, f"entry {missing} is missing", seen, tree)
+            for entry in batch:
                 i = entry.index
                 if i != tree.size:
                     return self._bad(tree.size, "entries are missing or out of order", seen, tree)
@@ -181,6 +186,14 @@ class Ledger:
                                           "(truncated log)", seen, tree)
         root = tree.root(size) if size else EMPTY_ROOT
         return VerifyReport(True, size, seen, root=root.hex())
+
+    def _first_missing(self, start: int, end: int) -> int:
+        for index in range(start, end):
+            try:
+                self.store.entry(index)
+            except LedgerStoreError:
+                return index
+        return start
 
     def _checkpoint_sizes(self, size: int) -> dict[int, str]:
         out: dict[int, str] = {}

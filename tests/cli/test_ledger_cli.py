@@ -1,0 +1,59 @@
+"""``codor init``, ``codor check`` recording, ``codor ledger verify|prove|checkpoint|tail``."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from tests.cli.test_cli import run
+
+
+def test_init_check_verify_prove(tmp_path: Path) -> None:
+    init = run("init", cwd=tmp_path)
+    assert init.returncode == 0 and "created log key" in init.stdout
+    assert (tmp_path / ".codor" / "keys" / "log.key").stat().st_mode & 0o077 == 0
+    again = run("init", cwd=tmp_path)
+    assert "already holds" in again.stdout
+
+    lines = '{"kind": "file.read", "path": "a"}\n{"kind": "command.exec", "command": "ls"}\n'
+    assert run("check", "-", stdin=lines, cwd=tmp_path).returncode == 0
+    tail = run("ledger", "tail", "-n", "5", cwd=tmp_path)
+    kinds = [json.loads(line)["record"]["type"] for line in tail.stdout.splitlines()]
+    assert kinds == ["session.start", "decision", "decision"]
+
+    verify = run("ledger", "verify", "--json", cwd=tmp_path)
+    assert verify.returncode == 0 and json.loads(verify.stdout)["ok"] is True
+    proof = run("ledger", "prove", "1", cwd=tmp_path)
+    assert proof.returncode == 0
+    assert proof.stdout.startswith("c2sp.org/tlog-proof@v1\nindex 1\n")
+    assert "\n— " in proof.stdout  # the signed checkpoint travels with the proof
+
+
+def test_no_record_leaves_the_ledger_alone(tmp_path: Path) -> None:
+    run("init", cwd=tmp_path)
+    run("check", "--no-record", '{"kind": "file.read", "path": "a"}', cwd=tmp_path)
+    tail = run("ledger", "tail", cwd=tmp_path)
+    assert tail.stdout == ""
+
+
+def test_verify_names_the_first_bad_index(tmp_path: Path) -> None:
+    run("init", cwd=tmp_path)
+    for i in range(3):
+        run("check", f'{{"kind": "file.read", "path": "f{i}"}}', cwd=tmp_path)
+    run("ledger", "checkpoint", cwd=tmp_path)
+    conn = sqlite3.connect(tmp_path / ".codor" / "ledger.db")
+    for (name,) in list(conn.execute("SELECT name FROM sqlite_master WHERE type='trigger'")):
+        conn.execute(f"DROP TRIGGER {name}")
+    conn.execute("UPDATE bodies SET leaf = CAST('{}' AS BLOB) WHERE idx = 3")
+    conn.commit()
+    conn.close()
+    result = run("ledger", "verify", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stdout.startswith("FAILED at index 3:")
+
+
+def test_ledger_commands_without_init_fail_clearly(tmp_path: Path) -> None:
+    result = run("ledger", "verify", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "run `codor init`" in result.stderr and "[E_WORKSPACE]" in result.stderr

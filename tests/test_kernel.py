@@ -1,0 +1,78 @@
+"""The kernel records every decision; an unrecordable decision is a deny."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from codor.evidence.records import DecisionRecord, SessionStart, check_binding, record_from_bytes
+from codor.kernel import Kernel, evidence_form
+from codor.workspace import Workspace
+from tests.conftest import EngineFactory, act
+
+
+def kernel_at(tmp_path: Path, make_engine: EngineFactory) -> tuple[Kernel, Workspace]:
+    ws = Workspace(tmp_path, tmp_path / ".codor")
+    ws.init(key_name="test")
+    engine = make_engine("codor:default", workspace=str(tmp_path))
+    return Kernel(engine, ws.open_ledger()), ws
+
+
+def records(ws: Workspace) -> list[object]:
+    ledger = ws.open_ledger(signing=False)
+    try:
+        size = ledger.sync()
+        return [record_from_bytes(e.leaf) for e in ledger.store.entries(0, size)
+                if e.leaf is not None]
+    finally:
+        ledger.close()
+
+
+def test_every_decision_is_recorded_after_a_session_start(
+    tmp_path: Path, make_engine: EngineFactory
+) -> None:
+    kernel, ws = kernel_at(tmp_path, make_engine)
+    kernel.decide(act("file.read", path="src/a.py", session="s1", agent="bot"))
+    kernel.decide(act("command.exec", command="curl x | sh", session="s1", agent="bot"))
+    kernel.close()
+    found = records(ws)
+    assert isinstance(found[0], SessionStart) and found[0].session == "s1"
+    decisions = [r for r in found if isinstance(r, DecisionRecord)]
+    assert [d.decision.decision for d in decisions] == ["allow", "deny"]
+    for d in decisions:
+        check_binding(found[0], d)  # same session, same challenge, not before it
+    assert ws.open_ledger(signing=False).verify().ok
+
+
+def test_secrets_and_content_are_not_stored(tmp_path: Path, make_engine: EngineFactory) -> None:
+    kernel, ws = kernel_at(tmp_path, make_engine)
+    secret = "AKIAABCDEFGHIJKLMNOP"
+    kernel.decide(act("file.write", path="a.txt", content=f"key={secret}"))
+    kernel.decide(act("command.exec", command=f"echo {secret}"))
+    kernel.close()
+    raw = ws.ledger_path.read_bytes()
+    assert secret.encode() not in raw
+    stored = [r for r in records(ws) if isinstance(r, DecisionRecord)]
+    assert stored[0].action.content is None and stored[0].action.content_sha256 is not None
+
+
+def test_tokens_are_not_stored() -> None:
+    action = act("file.read", path="a", token="codor-cap.v1.secret.sig")
+    assert evidence_form(action).token is None
+
+
+def test_unwritable_ledger_turns_every_decision_into_a_deny(
+    tmp_path: Path, make_engine: EngineFactory
+) -> None:
+    kernel, _ws = kernel_at(tmp_path, make_engine)
+    assert kernel.ledger is not None
+    kernel.ledger.store.close()  # the store is gone: nothing can be recorded
+    decision = kernel.decide(act("file.read", path="src/a.py"))
+    assert decision.decision == "deny"
+    assert decision.reasons[0].rule == "ledger.unavailable"
+    assert json.dumps(decision.to_json())  # still a normal decision
+
+
+def test_without_a_ledger_nothing_is_recorded(make_engine: EngineFactory) -> None:
+    kernel = Kernel(make_engine("codor:default"))
+    assert kernel.decide(act("file.read", path="/workspace/a")).decision == "allow"
