@@ -1,3 +1,8 @@
-"""Signed evidence: log keys, DSSE envelopes and in-toto statements."""
+"""Signed evidence: records of what happened, log keys, DSSE envelopes, in-toto statements."""
 
-__all__: list[str] = []
+from __future__ import annotations
+
+from codor.evidence.keys import KeyStore, LogKey, Verifier
+from codor.evidence.records import DecisionRecord, OutcomeRecord, SessionStart
+
+__all__ = ["DecisionRecord", "KeyStore", "LogKey", "OutcomeRecord", "SessionStart", "Verifier"]

@@ -1,3 +1,8 @@
-"""The append-only ledger: a transparency log with signed checkpoints."""
+"""The append-only ledger: a transparency log with signed checkpoints (see README.md here)."""
 
-__all__: list[str] = []
+from __future__ import annotations
+
+from codor.ledger.log import InclusionProof, Ledger, VerifyReport
+from codor.ledger.store import LedgerStore, LedgerStoreError
+
+__all__ = ["InclusionProof", "Ledger", "LedgerStore", "LedgerStoreError", "VerifyReport"]
