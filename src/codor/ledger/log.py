@@ -8,7 +8,9 @@ Verification needs only the store's bytes and the public key(s).
 from __future__ import annotations
 
 import base64
+import hashlib
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +23,7 @@ from codor.ledger.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from codor.ledger.store import GENESIS_CHAIN, LedgerStore, LedgerStoreError, chain_hash
+from codor.ledger.store import GENESIS_CHAIN, LedgerStore, LedgerStoreError
 
 __all__ = ["InclusionProof", "Ledger", "VerifyReport"]
 
@@ -67,6 +69,14 @@ class InclusionProof:
         return {"index": self.index, "size": self.size, "leaf_hash": self.leaf_hash.hex(),
                 "proof": [h.hex() for h in self.hashes], "checkpoint": self.checkpoint,
                 "leaf": None if self.leaf is None else base64.b64encode(self.leaf).decode()}
+
+
+def _fold(stack: list[bytes]) -> bytes:
+    """The root of a compact range (perfect subtree roots, largest first)."""
+    root = stack[-1]
+    for left in reversed(stack[:-1]):
+        root = hashlib.sha256(b"\x01" + left + root).digest()
+    return root
 
 
 class Ledger:
@@ -149,43 +159,70 @@ class Ledger:
         self.store.flush()
         size = self.store.size()
         checkpoints = self._checkpoint_sizes(size)
-        tree = MerkleTree()
+        sha256 = hashlib.sha256
+        stack: list[bytes] = []  # compact range: roots of the perfect subtrees so far
+        count = 0
         prev = GENESIS_CHAIN
         seen = 0
         start = 0
-        while start < size:
-            end = min(size, start + _BATCH)
-            try:
-                batch = self.store.entries(start, end)
-            except LedgerStoreError:
-                missing = self._first_missing(start, end)
-                return self._bad(missing, f"entry {missing} is missing", seen, tree)
-            for entry in batch:
-                i = entry.index
-                if i != tree.size:
-                    return self._bad(tree.size, "entries are missing or out of order", seen, tree)
-                if entry.leaf is not None and leaf_hash(entry.leaf) != entry.leaf_hash:
-                    return self._bad(i, "entry bytes do not match their leaf hash", seen, tree)
-                prev = chain_hash(prev, entry.leaf_hash)
-                if prev != entry.chain_hash:
-                    return self._bad(i, "hash chain broken", seen, tree)
-                tree.append(entry.leaf_hash)
-                if tree.size in checkpoints:
-                    problem = self._check_checkpoint(checkpoints[tree.size], tree)
-                    if problem:
-                        return self._bad(tree.size, problem, seen, tree)
-                    seen += 1
-            start = end
-            if progress is not None:
-                progress(start, size)
-        if tree.size != size:
-            return self._bad(tree.size, "the log is shorter than its size says", seen, tree)
+        # the next batch is read by a helper thread while this one is hashed (SQLite releases
+        # the GIL while it steps through rows)
+        pool = ThreadPoolExecutor(max_workers=1)
+        pending: Future[list[tuple[int, bytes | None, bytes, bytes]]] | None = (
+            pool.submit(self._rows, 0, min(size, _BATCH)) if size else None)
+        try:
+            while start < size:
+                end = min(size, start + _BATCH)
+                try:
+                    assert pending is not None
+                    batch = pending.result()
+                except LedgerStoreError:
+                    missing = self._first_missing(start, end)
+                    return self._bad(missing, f"entry {missing} is missing", seen, count)
+                pending = pool.submit(self._rows, end, min(size, end + _BATCH)) if end < size \
+                    else None
+                for i, leaf, lh, chained in batch:
+                    if i != count:
+                        return self._bad(count, "entries are missing or out of order", seen, count)
+                    if leaf is not None and sha256(b"\x00" + leaf).digest() != lh:
+                        return self._bad(i, "entry bytes do not match their leaf hash", seen, count)
+                    prev = sha256(prev + lh).digest()
+                    if prev != chained:
+                        return self._bad(i, "hash chain broken", seen, count)
+                    stack.append(lh)
+                    k = count
+                    while k & 1:
+                        right = stack.pop()
+                        stack[-1] = sha256(b"\x01" + stack[-1] + right).digest()
+                        k >>= 1
+                    count += 1
+                    if count in checkpoints:
+                        problem = self._check_checkpoint(checkpoints[count], count,
+                                                         _fold(stack))
+                        if problem:
+                            return self._bad(count, problem, seen, count)
+                        seen += 1
+                start = end
+                if progress is not None:
+                    progress(start, size)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        if count != size:
+            return self._bad(count, "the log is shorter than its size says", seen, count)
         for cp_size in checkpoints:
             if cp_size > size:
                 return self._bad(cp_size, "a checkpoint covers entries that are gone "
-                                          "(truncated log)", seen, tree)
-        root = tree.root(size) if size else EMPTY_ROOT
+                                          "(truncated log)", seen, count)
+        root = _fold(stack) if size else EMPTY_ROOT
         return VerifyReport(True, size, seen, root=root.hex())
+
+    def _rows(self, start: int, end: int) -> list[tuple[int, bytes | None, bytes, bytes]]:
+        raw = getattr(self.store, "raw_entries", None)
+        if callable(raw):
+            rows: list[tuple[int, bytes | None, bytes, bytes]] = raw(start, end)
+            return rows
+        return [(e.index, e.leaf, e.leaf_hash, e.chain_hash)
+                for e in self.store.entries(start, end)]
 
     def _first_missing(self, start: int, end: int) -> int:
         for index in range(start, end):
@@ -212,20 +249,20 @@ class Ledger:
             return list(lister())
         return [latest]
 
-    def _check_checkpoint(self, note: str, tree: MerkleTree) -> str | None:
+    def _check_checkpoint(self, note: str, size: int, root: bytes) -> str | None:
         try:
             cp, _names = open_checkpoint(note, self.verifiers)
         except Exception as exc:
-            return f"checkpoint at size {tree.size} does not verify: {exc}"
+            return f"checkpoint at size {size} does not verify: {exc}"
         if cp.origin != self.origin:
-            return f"checkpoint at size {tree.size} names another log ({cp.origin!r})"
-        if cp.size != tree.size or cp.root != tree.root(tree.size):
-            return f"checkpoint at size {tree.size} does not match the entries"
+            return f"checkpoint at size {size} names another log ({cp.origin!r})"
+        if cp.size != size or cp.root != root:
+            return f"checkpoint at size {size} does not match the entries"
         return None
 
     @staticmethod
-    def _bad(index: int, problem: str, seen: int, tree: MerkleTree) -> VerifyReport:
-        return VerifyReport(False, tree.size, seen, first_bad=index, problem=problem)
+    def _bad(index: int, problem: str, seen: int, verified: int) -> VerifyReport:
+        return VerifyReport(False, verified, seen, first_bad=index, problem=problem)
 
     @staticmethod
     def consistent(old_note: str, new_note: str, proof: Sequence[bytes],

@@ -329,6 +329,16 @@ class SQLiteStore:
         return [StoredEntry(i, None if leaf is None else bytes(leaf), bytes(lh), bytes(ch), ts)
                 for i, leaf, lh, ch, ts in rows]
 
+    def raw_entries(self, start: int, end: int) -> list[tuple[int, bytes | None, bytes, bytes]]:
+        """Entries ``[start, end)`` as ``(index, leaf, leaf_hash, chain_hash)`` tuples: the
+        fast path for full verification (no per-entry objects)."""
+        with self._lock:
+            self._check()
+            self._range(start, end)
+            rows = self._read(_SELECT_ENTRIES, (start, end))
+        self._complete(rows, start, end)
+        return [(i, leaf, lh, ch) for i, leaf, lh, ch, _ts in rows]
+
     def leaf_hashes(self, start: int, end: int) -> list[bytes]:
         """Leaf hashes ``[start, end)``."""
         with self._lock:
