@@ -76,3 +76,23 @@ def test_unwritable_ledger_turns_every_decision_into_a_deny(
 def test_without_a_ledger_nothing_is_recorded(make_engine: EngineFactory) -> None:
     kernel = Kernel(make_engine("codor:default"))
     assert kernel.decide(act("file.read", path="/workspace/a")).decision == "allow"
+
+
+def test_disk_full_fails_closed_and_keeps_what_was_recorded(
+    tmp_path: Path, make_engine: EngineFactory
+) -> None:
+    kernel, ws = kernel_at(tmp_path, make_engine)
+    assert kernel.decide(act("file.read", path="src/a.py")).decision == "allow"
+    assert kernel.ledger is not None
+    kernel.ledger.store.flush()
+    store = kernel.ledger.store
+    conn = store._conn  # type: ignore[attr-defined]  # a real SQLITE_FULL, not a mock
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    conn.execute(f"PRAGMA max_page_count = {pages}")
+    big = "x" * 200_000
+    decision = kernel.decide(act("command.exec", command=f"echo {big} | wc -c"))
+    assert decision.decision == "deny"
+    assert decision.reasons[0].rule == "ledger.unavailable"
+    assert "full" in decision.reasons[0].message
+    kernel.close()
+    assert ws.open_ledger(signing=False).verify().ok
