@@ -93,7 +93,10 @@ class Workspace:
 
         if not self.has_ledger():
             raise WorkspaceError(f"no ledger at {self.ledger_path}; run `codor init`")
+        from codor.ledger.sinks.config import load_sinks
+
         keys = KeyStore(self.keys_dir)
         key = keys.load() if signing else None
+        sinks = load_sinks(self.home / "sinks.yaml") if signing else None
         return Ledger(SQLiteStore(self.ledger_path), origin=self.origin, key=key,
-                      verifiers=keys.verifiers())
+                      verifiers=keys.verifiers(), sinks=sinks)

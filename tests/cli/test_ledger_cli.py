@@ -57,3 +57,24 @@ def test_ledger_commands_without_init_fail_clearly(tmp_path: Path) -> None:
     result = run("ledger", "verify", cwd=tmp_path)
     assert result.returncode == 2
     assert "run `codor init`" in result.stderr and "[E_WORKSPACE]" in result.stderr
+
+
+def test_configured_sinks_receive_every_recorded_entry(tmp_path: Path) -> None:
+    run("init", cwd=tmp_path)
+    copy = tmp_path / "copy.jsonl"
+    (tmp_path / ".codor" / "sinks.yaml").write_text(
+        f"sinks:\n  - {{type: jsonl, path: {copy}}}\n", encoding="utf-8")
+    lines = '{"kind": "file.read", "path": "a"}\n{"kind": "file.list", "path": "."}\n'
+    assert run("check", "-", stdin=lines, cwd=tmp_path).returncode == 0
+    got = [json.loads(line) for line in copy.read_text().splitlines()]
+    assert [g["index"] for g in got] == [0, 1, 2]
+    assert [g["record"]["type"] for g in got] == ["session.start", "decision", "decision"]
+
+
+def test_bad_sinks_file_is_a_clear_error(tmp_path: Path) -> None:
+    run("init", cwd=tmp_path)
+    (tmp_path / ".codor" / "sinks.yaml").write_text("sinks:\n  - {type: carrier-pigeon}\n",
+                                                     encoding="utf-8")
+    result = run("check", '{"kind": "file.read", "path": "a"}', cwd=tmp_path)
+    assert result.returncode == 2
+    assert "(sink 1)" in result.stderr and "[E_SINK_CONFIG]" in result.stderr

@@ -23,6 +23,7 @@ from codor.ledger.merkle import (
     verify_consistency,
     verify_inclusion,
 )
+from codor.ledger.sinks.base import SinkFanout
 from codor.ledger.store import GENESIS_CHAIN, LedgerStore, LedgerStoreError
 
 __all__ = ["InclusionProof", "Ledger", "VerifyReport"]
@@ -84,8 +85,9 @@ class Ledger:
     (the active public key and retired ones) check them."""
 
     def __init__(self, store: LedgerStore, *, origin: str, key: LogKey | None,
-                 verifiers: Sequence[Verifier]) -> None:
+                 verifiers: Sequence[Verifier], sinks: SinkFanout | None = None) -> None:
         self.store = store
+        self.sinks = sinks  # copies of every entry for watchers; never break an append
         self.origin = origin
         self.key = key
         self.verifiers = list(verifiers)
@@ -94,10 +96,17 @@ class Ledger:
     # -- writing ----------------------------------------------------------------------------
     def append(self, leaf: bytes, *, durable: bool = False) -> int:
         """Append one evidence entry; ``durable`` commits before returning."""
-        return self.store.append([leaf], durable=durable)[0]
+        index = self.store.append([leaf], durable=durable)[0]
+        if self.sinks is not None:
+            self.sinks.emit(index, leaf)
+        return index
 
     def append_many(self, leaves: Sequence[bytes], *, durable: bool = False) -> list[int]:
-        return self.store.append(leaves, durable=durable)
+        indexes = self.store.append(leaves, durable=durable)
+        if self.sinks is not None:
+            for index, leaf in zip(indexes, leaves, strict=True):
+                self.sinks.emit(index, leaf)
+        return indexes
 
     def sync(self) -> int:
         """Bring the in-memory tree up to the store (other processes may have appended)."""
@@ -281,4 +290,8 @@ class Ledger:
         return self._tree.consistency_proof(old, size if new is None else new)
 
     def close(self) -> None:
-        self.store.close()
+        try:
+            if self.sinks is not None:
+                self.sinks.close(timeout=5.0)
+        finally:
+            self.store.close()
