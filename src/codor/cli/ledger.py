@@ -1,12 +1,22 @@
-"""``codor init``, ``codor keys ...`` and ``codor ledger verify|prove|checkpoint|tail``."""
+"""``codor init``, ``codor keys ...`` and ``codor ledger verify|prove|checkpoint|tail``, and
+``codor ledger export|verify-bundle|prune``."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from codor.errors import CodorError, InputError
+
+if TYPE_CHECKING:
+    from codor.evidence.keys import Verifier
+    from codor.workspace import Workspace
 
 __all__ = ["run_ledger"]
 
@@ -25,19 +35,27 @@ def run_ledger(args: argparse.Namespace) -> int:
         return EXIT_OK
     if args.command == "keys":
         return _keys(args, workspace)
+    if args.ledger_command in ("export", "verify-bundle", "prune"):
+        return _bundles(args, workspace)
     if args.ledger_command == "verify":
+        from codor.ledger.retention import pruned_bodies, warn_if_large
+
         ledger = workspace.open_ledger(signing=False)
         try:
             report = ledger.verify(progress=_progress() if not args.json else None)
+            pruned = pruned_bodies(ledger)
         finally:
             ledger.close()
         if args.json:
-            print(json.dumps(report.to_json()))
+            print(json.dumps({**report.to_json(), "pruned_bodies": pruned.count}))
         elif report.ok:
             print(f"ok: {report.size} entries, {report.checkpoints} signed checkpoint(s) "
                   f"verified; root {report.root}")
+            if pruned.count:
+                print(f"    {pruned.describe()}")
         else:
             print(f"FAILED at index {report.first_bad}: {report.problem}")
+        warn_if_large(workspace.ledger_path)
         return EXIT_OK if report.ok else EXIT_FAILED
     ledger = workspace.open_ledger(signing=args.ledger_command in ("prove", "checkpoint"))
     try:
@@ -110,3 +128,148 @@ def _progress() -> Callable[[int, int], None] | None:
         sys.stderr.flush()
 
     return show
+
+
+def _bar(label: str, *, stream: TextIO | None = None, delay: float = 0.5
+         ) -> Callable[[int, int], None] | None:
+    """A progress bar on ``stream`` (stderr) when it is a terminal, drawn only once the work
+    has taken ``delay`` seconds (short runs stay quiet)."""
+    out = sys.stderr if stream is None else stream
+    if not out.isatty():
+        return None
+    started, width, shown = time.monotonic(), 30, [False]
+
+    def show(done: int, total: int) -> None:
+        if not shown[0] and time.monotonic() - started < delay:
+            return
+        shown[0] = True
+        filled = width * done // max(total, 1)
+        out.write(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+        if done >= total:
+            out.write("\n")
+        out.flush()
+
+    return show
+
+
+def _bundles(args: argparse.Namespace, workspace: Workspace) -> int:
+    if args.ledger_command == "verify-bundle":
+        return _verify_bundle(args)
+    if args.ledger_command == "prune":
+        return _prune(args, workspace)
+    return _export(args, workspace)
+
+
+def _export(args: argparse.Namespace, workspace: Workspace) -> int:
+    from codor.cli.main import EXIT_FAILED, EXIT_OK
+    from codor.evidence.intoto import bundle_lines
+    from codor.ledger.bundle import export_bundle, export_intoto, verify_bundle
+
+    ledger = workspace.open_ledger(signing=True)
+    try:
+        progress = _bar("exporting")
+        if args.format == "intoto":
+            envelopes = export_intoto(ledger, args.session, progress=progress)
+            text, what = bundle_lines(envelopes), f"{len(envelopes)} in-toto statement(s)"
+        else:
+            bundle = export_bundle(ledger, args.session, progress=progress)
+            report = verify_bundle(bundle, ledger.verifiers)  # never hand out a bad bundle
+            if not report.ok:
+                print(f"codor: the exported bundle does not verify at {report.where}: "
+                      f"{report.problem} [E_BUNDLE]", file=sys.stderr)
+                return EXIT_FAILED
+            text = json.dumps(bundle, indent=1, ensure_ascii=False) + "\n"
+            what = f"{len(bundle['entries'])} entries with inclusion proofs"
+    finally:
+        ledger.close()
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        _write(Path(args.output), text)
+        print(f"exported {what} of session {args.session} to {args.output}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _write(path: Path, text: str) -> None:
+    """Write via a temporary file and a rename: a reader never sees half a bundle."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise InputError(f"cannot write: {exc.strerror}", location=str(path)) from None
+
+
+def _read_input(name: str) -> bytes:
+    if name == "-":
+        return sys.stdin.buffer.read()
+    try:
+        return Path(name).read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", location=name) from None
+
+
+def _pinned_keys(args: argparse.Namespace) -> list[Verifier]:
+    from codor.evidence.keys import Verifier
+
+    texts = [(k, "--key") for k in args.key]
+    for name in args.key_file:
+        lines = _read_input(name).decode("utf-8", "replace").splitlines()
+        texts += [(line.strip(), name) for line in lines
+                  if line.strip() and not line.lstrip().startswith("#")]
+    pinned = []
+    for text, where in texts:
+        try:
+            pinned.append(Verifier(text))
+        except CodorError as exc:
+            raise InputError(f"not a verifier key: {exc.message}", location=where) from None
+    if args.key_file and not pinned:
+        raise InputError("no verifier key in the key file(s)", location=args.key_file[0])
+    return pinned
+
+
+def _verify_bundle(args: argparse.Namespace) -> int:
+    from codor.cli.main import EXIT_FAILED, EXIT_OK
+    from codor.ledger.bundle import verify_bundle
+
+    pinned = _pinned_keys(args)
+    report = verify_bundle(_read_input(args.bundle), pinned or None)
+    if args.json:
+        print(json.dumps(report.to_json()))
+        return EXIT_OK if report.ok else EXIT_FAILED
+    if not report.ok:
+        print(f"FAILED at {report.where}: {report.problem}")
+        return EXIT_FAILED
+    counts = ", ".join(f"{report.counts[kind]} {kind}" for kind in
+                       ("session.start", "decision", "outcome") if kind in report.counts)
+    print(f"ok: session {report.session}: {len(report.indexes)} entries ({counts}), ledger "
+          f"indexes {report.indexes[0]}..{report.indexes[-1]}")
+    print(f"    every leaf hash, inclusion proof and session binding verified against the "
+          f"checkpoint of {report.origin} at size {report.size}, root {report.root}")
+    print(f"    signed by {', '.join(report.signers)}")
+    if report.pinned:
+        print("    key pinned: the checkpoint is signed by the key you gave")
+    else:
+        print("    warning: key NOT pinned: the bundle's own key was trusted, so anyone could "
+              "have made it; pin the log's key with --key or --key-file (`codor keys show`)")
+    return EXIT_OK
+
+
+def _prune(args: argparse.Namespace, workspace: Workspace) -> int:
+    from codor.cli.main import EXIT_OK
+    from codor.ledger.retention import compact, mib, parse_age, prune
+
+    age = parse_age(args.older_than)
+    ledger = workspace.open_ledger(signing=True)
+    try:
+        report = prune(ledger, age)
+    finally:
+        ledger.close()
+    when = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(report.cutoff))
+    print(f"pruned {report.pruned} entry bodies appended before {when}; their leaf hashes "
+          f"stay, so every checkpoint (latest: size {report.size}) and proof still verifies")
+    if not args.no_vacuum:
+        before, after = compact(workspace.ledger_path)
+        print(f"ledger file: {mib(before)} MiB -> {mib(after)} MiB")
+    return EXIT_OK

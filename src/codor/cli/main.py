@@ -93,6 +93,28 @@ def build_parser() -> argparse.ArgumentParser:
     lt = lsub.add_parser("tail", help="print the last entries (JSON Lines)")
     lt.add_argument("-n", type=int, default=10, help="how many (default 10)")
     lt.add_argument("-f", "--follow", action="store_true", help="keep printing new entries")
+    le = lsub.add_parser("export", help="export a session's evidence: an offline bundle (entries, "
+                                        "inclusion proofs, signed checkpoint, key) or in-toto")
+    le.add_argument("--session", "-s", required=True, help="the session id")
+    le.add_argument("--output", "-o", default="-", help="where to write (default stdout)")
+    le.add_argument("--format", choices=("bundle", "intoto"), default="bundle",
+                    help="bundle: one JSON file for `verify-bundle`; intoto: DSSE-signed in-toto "
+                         "Statements, JSON Lines (link and test-result per outcome, else the "
+                         "decision summary, predicate type https://codor.dev/decision/v1)")
+    lb = lsub.add_parser("verify-bundle", help="verify an exported bundle offline (needs "
+                                               "nothing but the bundle)")
+    lb.add_argument("bundle", help="the bundle file, or - for stdin")
+    lb.add_argument("--key", action="append", default=[], metavar="VKEY",
+                    help="pin the log's verifier key (recommended; see `codor keys show`)")
+    lb.add_argument("--key-file", action="append", default=[], metavar="FILE",
+                    help="pin the verifier key(s) in FILE (one per line, e.g. keys/log.pub)")
+    lb.add_argument("--json", action="store_true", help="print the report as JSON")
+    lr = lsub.add_parser("prune", help="drop entry bodies older than an age; hashes, proofs and "
+                                       "checkpoints stay valid")
+    lr.add_argument("--older-than", required=True, metavar="AGE",
+                    help="e.g. 30d, 12h, 90m, 2w")
+    lr.add_argument("--no-vacuum", action="store_true",
+                    help="do not VACUUM the file afterwards (the space is then reused, not freed)")
     for p in (lv, lp, lt, *lsub.choices.values()):
         if not any(a.dest == "workspace" for a in p._actions):
             p.add_argument("--workspace", "-w", default=None)
