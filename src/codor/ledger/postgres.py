@@ -1,0 +1,710 @@
+"""A shared ledger store in PostgreSQL (psycopg 3): one log per schema, many writers.
+
+Install with ``pip install 'codor[postgres]'``. ``PostgresStore(dsn, schema="codor_ledger")``
+creates the schema on first use (one transaction, under an advisory lock, so concurrent first
+opens are safe). Tables (:data:`_SCHEMA`): ``meta``, ``head``, ``entries``, ``bodies``,
+``nodes``, ``checkpoints`` — the layout of :mod:`codor.ledger.sqlite`, plus ``head``: one row
+that every write transaction locks (``SELECT ... FOR UPDATE``) before it reads the last index
+and chain hash, so writers in any number of processes or hosts take turns and the index
+sequence stays gap-free and the chain consistent (an ``INSERT`` into ``entries`` takes that
+lock too, whoever runs it).
+
+Triggers (PL/pgSQL, ``RAISE ... 'codor ledger: ...'`` with SQLSTATE 23000) make immutability
+a property of the database, whoever connects: ``UPDATE``/``DELETE``/``TRUNCATE`` of
+``entries``, ``checkpoints``, ``nodes`` and ``head``; ``UPDATE``/``TRUNCATE`` of ``bodies``; an
+entry at an index other than ``MAX(idx) + 1`` or whose chain hash is not
+``SHA-256(previous chain hash || leaf hash)``; a body that is not for an existing entry above
+the newest body, or whose ``SHA-256(0x00 || leaf)`` is not the entry's leaf hash; a second
+checkpoint for a size, or one beyond the log; a node with another hash (the same node again is
+skipped). Only bodies may go: ``DELETE FROM bodies`` is :meth:`PostgresStore.prune_bodies`.
+The owner of the schema can still drop a trigger; the chain shows what changed after that
+(:func:`codor.ledger.store.verify_chain`).
+
+Group commit, as in :class:`codor.ledger.sqlite.SQLiteStore`: :meth:`PostgresStore.append`
+opens a write transaction (which holds the ``head`` lock) and keeps it open across calls until
+``batch_size`` entries are pending or ``flush_interval`` seconds have passed; a background
+flusher thread commits at that deadline. ``append(..., durable=True)``, :meth:`flush`,
+:meth:`add_checkpoint` and :meth:`prune_bodies` commit before returning: durable against a
+crash of this process, and against a crash of the server as far as its
+``synchronous_commit`` says (``on``, the default: yes). Uncommitted appends are lost if the
+process dies; :meth:`close`, interpreter exit and garbage collection commit them. Other
+writers wait for the ``head`` lock up to ``lock_timeout`` seconds. Appends of 8 leaves or
+more are sent with binary ``COPY``, smaller ones as pipelined ``INSERT`` statements. A store
+serialises its own calls (threads may share one); open one per process.
+
+Errors are :class:`~codor.ledger.store.LedgerStoreError`; their messages name the server as
+``host:port/dbname`` and the schema, never the password.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import threading
+import time
+import weakref
+from collections.abc import Iterable, Sequence
+from typing import Any, Final
+
+try:
+    import psycopg
+    from psycopg import errors as pg_errors
+    from psycopg.conninfo import conninfo_to_dict
+except ImportError as _exc:  # pragma: no cover - depends on the installation
+    raise ImportError("the PostgreSQL ledger store needs psycopg 3: "
+                      "pip install 'codor[postgres]'") from _exc
+
+from codor.ledger.store import GENESIS_CHAIN, LedgerStoreError, StoredEntry
+
+__all__ = ["SCHEMA_VERSION", "PostgresStore"]
+
+SCHEMA_VERSION: Final = "1"
+
+#: Key of the advisory lock that serialises schema creation (``pg_advisory_xact_lock(k,
+#: hashtext(schema))``): "codo" in ASCII.
+_SETUP_LOCK: Final = 0x636F646F
+
+#: Appends of this many leaves or more go by ``COPY``; smaller ones by pipelined ``INSERT``s.
+_COPY_FROM: Final = 8
+
+_SCHEMA_NAME: Final = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+# {s} is the quoted schema name (validated by _SCHEMA_NAME); there are no other braces.
+_SCHEMA: Final = r"""
+CREATE TABLE {s}.meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT INTO {s}.meta VALUES ('schema', '1');  -- SCHEMA_VERSION
+CREATE TABLE {s}.head (id INTEGER PRIMARY KEY CHECK (id = 1));
+INSERT INTO {s}.head VALUES (1);
+CREATE TABLE {s}.entries (idx BIGINT PRIMARY KEY,
+    leaf_hash BYTEA NOT NULL CHECK (length(leaf_hash) = 32),
+    chain_hash BYTEA NOT NULL CHECK (length(chain_hash) = 32),
+    ts DOUBLE PRECISION NOT NULL);
+CREATE TABLE {s}.bodies (idx BIGINT PRIMARY KEY, leaf BYTEA NOT NULL);
+ALTER TABLE {s}.bodies ALTER COLUMN leaf SET STORAGE EXTERNAL;  -- leaves: no compression
+CREATE TABLE {s}.nodes (level INTEGER NOT NULL CHECK (level >= 0),
+    idx BIGINT NOT NULL CHECK (idx >= 0),
+    hash BYTEA NOT NULL CHECK (length(hash) = 32), PRIMARY KEY (level, idx));
+CREATE TABLE {s}.checkpoints (size BIGINT PRIMARY KEY CHECK (size >= 0),
+    note TEXT NOT NULL, ts DOUBLE PRECISION NOT NULL);
+
+CREATE FUNCTION {s}.refuse() RETURNS trigger LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    RAISE EXCEPTION USING MESSAGE = 'codor ledger: ' || TG_ARGV[0],
+        ERRCODE = 'integrity_constraint_violation';
+END $$;
+
+CREATE FUNCTION {s}.lock_head() RETURNS trigger LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM id FROM {s}.head FOR UPDATE;  -- writers take turns, PostgresStore or not
+    RETURN NULL;
+END $$;
+
+CREATE FUNCTION {s}.entries_insert() RETURNS trigger LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    last_idx BIGINT;
+    prev BYTEA;
+BEGIN
+    SELECT idx, chain_hash INTO last_idx, prev FROM {s}.entries ORDER BY idx DESC LIMIT 1;
+    IF NOT FOUND THEN
+        last_idx := -1;
+        prev := decode(repeat('00', 32), 'hex');
+    END IF;
+    IF NEW.idx IS DISTINCT FROM last_idx + 1 THEN
+        RAISE EXCEPTION 'codor ledger: entries are appended at the next index only'
+            USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+    IF NEW.chain_hash IS DISTINCT FROM sha256(prev || NEW.leaf_hash) THEN
+        RAISE EXCEPTION 'codor ledger: the chain hash of entry % does not extend the chain',
+            NEW.idx USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+    RETURN NEW;
+END $$;
+
+CREATE FUNCTION {s}.bodies_insert() RETURNS trigger LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    lh BYTEA;
+BEGIN
+    SELECT leaf_hash INTO lh FROM {s}.entries WHERE idx = NEW.idx;
+    IF lh IS NULL OR NEW.idx <= (SELECT COALESCE(MAX(idx), -1) FROM {s}.bodies) THEN
+        RAISE EXCEPTION 'codor ledger: a body is stored only with its new entry'
+            USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+    IF sha256('\x00'::bytea || NEW.leaf) IS DISTINCT FROM lh THEN
+        RAISE EXCEPTION 'codor ledger: the body of entry % does not match its leaf hash',
+            NEW.idx USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+    RETURN NEW;
+END $$;
+
+CREATE FUNCTION {s}.nodes_insert() RETURNS trigger LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    stored BYTEA;
+BEGIN
+    SELECT hash INTO stored FROM {s}.nodes WHERE level = NEW.level AND idx = NEW.idx;
+    IF NOT FOUND THEN
+        RETURN NEW;
+    ELSIF stored = NEW.hash THEN
+        RETURN NULL;  -- the same node again: skip it
+    END IF;
+    RAISE EXCEPTION 'codor ledger: a stored Merkle node cannot change'
+        USING ERRCODE = 'integrity_constraint_violation';
+END $$;
+
+CREATE FUNCTION {s}.checkpoints_insert() RETURNS trigger LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM {s}.checkpoints WHERE size = NEW.size) THEN
+        RAISE EXCEPTION 'codor ledger: a checkpoint for this size exists'
+            USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+    IF NEW.size > (SELECT COALESCE(MAX(idx), -1) + 1 FROM {s}.entries) THEN
+        RAISE EXCEPTION 'codor ledger: a checkpoint cannot be beyond the log'
+            USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+    RETURN NEW;
+END $$;
+
+CREATE TRIGGER entries_lock BEFORE INSERT ON {s}.entries
+    FOR EACH STATEMENT EXECUTE FUNCTION {s}.lock_head();
+CREATE TRIGGER entries_insert BEFORE INSERT ON {s}.entries
+    FOR EACH ROW EXECUTE FUNCTION {s}.entries_insert();
+CREATE TRIGGER bodies_insert BEFORE INSERT ON {s}.bodies
+    FOR EACH ROW EXECUTE FUNCTION {s}.bodies_insert();
+CREATE TRIGGER nodes_insert BEFORE INSERT ON {s}.nodes
+    FOR EACH ROW EXECUTE FUNCTION {s}.nodes_insert();
+CREATE TRIGGER checkpoints_insert BEFORE INSERT ON {s}.checkpoints
+    FOR EACH ROW EXECUTE FUNCTION {s}.checkpoints_insert();
+CREATE TRIGGER bodies_no_update BEFORE UPDATE OR TRUNCATE ON {s}.bodies
+    FOR EACH STATEMENT EXECUTE FUNCTION {s}.refuse('bodies cannot change (only be pruned)');
+"""
+
+_IMMUTABLE: Final = "".join(
+    f"CREATE TRIGGER {table}_immutable BEFORE UPDATE OR DELETE OR TRUNCATE ON {{s}}.{table} "
+    f"FOR EACH STATEMENT EXECUTE FUNCTION {{s}}.refuse("
+    f"'{table} are immutable (no UPDATE, DELETE or TRUNCATE)');\n"
+    for table in ("entries", "checkpoints", "nodes", "head"))
+
+_QUERIES: Final = {
+    "version": "SELECT value FROM {s}.meta WHERE key = 'schema'",
+    "lock": "SELECT id FROM {s}.head FOR UPDATE",
+    "last": "SELECT idx, chain_hash FROM {s}.entries ORDER BY idx DESC LIMIT 1",
+    "size": "SELECT COALESCE(MAX(idx), -1) + 1 FROM {s}.entries",
+    "copy_entries": "COPY {s}.entries (idx, leaf_hash, chain_hash, ts) FROM STDIN "
+                    "(FORMAT BINARY)",
+    "copy_bodies": "COPY {s}.bodies (idx, leaf) FROM STDIN (FORMAT BINARY)",
+    "insert_entry": "INSERT INTO {s}.entries (idx, leaf_hash, chain_hash, ts) "
+                    "VALUES (%s, %s, %s, %s)",
+    "insert_body": "INSERT INTO {s}.bodies (idx, leaf) VALUES (%s, %s)",
+    "entries": "SELECT e.idx, b.leaf, e.leaf_hash, e.chain_hash, e.ts FROM {s}.entries e "
+               "LEFT JOIN {s}.bodies b ON b.idx = e.idx "
+               "WHERE e.idx >= %s AND e.idx < %s ORDER BY e.idx",
+    "leaf_hashes": "SELECT leaf_hash FROM {s}.entries WHERE idx >= %s AND idx < %s "
+                   "ORDER BY idx",
+    "put_nodes": "INSERT INTO {s}.nodes (level, idx, hash) "
+                 "SELECT l, i, h FROM unnest(%s::int4[], %s::int8[], %s::bytea[]) "
+                 "AS u(l, i, h)",
+    "node": "SELECT hash FROM {s}.nodes WHERE level = %s AND idx = %s",
+    "add_checkpoint": "INSERT INTO {s}.checkpoints (size, note, ts) VALUES (%s, %s, %s)",
+    "latest_checkpoint": "SELECT size, note FROM {s}.checkpoints ORDER BY size DESC LIMIT 1",
+    "checkpoint": "SELECT note FROM {s}.checkpoints WHERE size = %s",
+    "checkpoint_sizes": "SELECT size FROM {s}.checkpoints ORDER BY size",
+    "prune_bodies": "DELETE FROM {s}.bodies b USING {s}.entries e "
+                    "WHERE b.idx = e.idx AND e.ts < %s",
+}
+
+
+def _where(params: dict[str, Any]) -> str:
+    """``host:port/dbname`` from connection parameters (never the password)."""
+    host = str(params.get("host") or params.get("hostaddr") or os.environ.get("PGHOST")
+               or "local socket")
+    port = str(params.get("port") or os.environ.get("PGPORT") or "5432")
+    db = str(params.get("dbname") or os.environ.get("PGDATABASE")
+             or params.get("user") or os.environ.get("PGUSER") or "")
+    return f"{host}:{port}/{db}"
+
+
+def _finalize(cond: threading.Condition, pid: int, state: dict[str, Any]) -> None:
+    """Commit and close (on close(), garbage collection or interpreter exit)."""
+    with cond:
+        if state["closed"]:
+            return
+        state["closed"] = True
+        cond.notify_all()
+        conn: psycopg.Connection[Any] | None = state["conn"]
+        if conn is None or os.getpid() != pid:  # never touch an inherited copy after fork()
+            return
+        with contextlib.suppress(psycopg.Error):
+            if state["txn"] and not conn.closed:
+                conn.execute("COMMIT")
+        with contextlib.suppress(psycopg.Error):
+            conn.close()
+
+
+def _flusher(ref: weakref.ReferenceType[PostgresStore], cond: threading.Condition) -> None:
+    """Background thread: commit each held-open transaction at its deadline."""
+    while True:
+        with cond:
+            store = ref()
+            if store is None or store._state["closed"]:
+                return
+            wait = store._deadline - time.monotonic() if store._txn else None
+            if wait is not None and wait <= 0:
+                try:
+                    store._commit()
+                except LedgerStoreError as exc:
+                    store._bg_error = exc  # raised by the next call on this store
+                continue
+            del store
+            cond.wait(wait)
+
+
+class PostgresStore:
+    """A :class:`~codor.ledger.store.LedgerStore` in a PostgreSQL schema (see the module doc).
+
+    ``dsn`` is a libpq connection string or URI. ``batch_size`` entries or
+    ``flush_interval`` seconds per group commit (``batch_size=1`` or ``flush_interval=0``
+    commit on every append); ``lock_timeout`` is how long to wait for another writer;
+    ``connect_timeout`` applies when the DSN sets none. A lost connection is reopened by the
+    next call (what was not committed is reported lost by the call that found it lost).
+    """
+
+    def __init__(self, dsn: str, *, schema: str = "codor_ledger", batch_size: int = 100,
+                 flush_interval: float = 0.5, lock_timeout: float = 30.0,
+                 connect_timeout: float = 10.0) -> None:
+        if batch_size < 1 or flush_interval < 0 or lock_timeout < 0 or connect_timeout <= 0:
+            raise ValueError("need batch_size >= 1, flush_interval >= 0, lock_timeout >= 0 "
+                             "and connect_timeout > 0")
+        if not isinstance(schema, str) or not _SCHEMA_NAME.fullmatch(schema):
+            raise ValueError(f"schema must be a lower-case SQL identifier, got {schema!r}")
+        try:
+            params = conninfo_to_dict(dsn)
+        except (psycopg.Error, TypeError):
+            # the parser's message may quote the DSN, password included: do not repeat it
+            raise LedgerStoreError("cannot parse the PostgreSQL DSN (not shown: it may "
+                                   "contain a password)") from None
+        self._dsn = dsn
+        self._password = str(params.get("password") or "")
+        self._connect_args: dict[str, Any] = {"autocommit": True}
+        if "connect_timeout" not in params:
+            self._connect_args["connect_timeout"] = max(1, round(connect_timeout))
+        if "application_name" not in params:
+            self._connect_args["application_name"] = "codor-ledger"
+        self.schema = schema
+        self.where = f"{_where(params)} (schema {schema})"
+        quoted = f'"{schema}"'
+        self._q = {name: q.replace("{s}", quoted) for name, q in _QUERIES.items()}
+        self._batch_size, self._flush_interval = batch_size, flush_interval
+        self._lock_timeout = lock_timeout
+        self._group = batch_size > 1 and flush_interval > 0
+        self._lock = self._cond = threading.Condition(threading.RLock())
+        self._pid = os.getpid()
+        self._state: dict[str, Any] = {"closed": False, "conn": None, "txn": False}
+        self._thread: threading.Thread | None = None
+        self._bg_error: LedgerStoreError | None = None
+        self._first, self._next, self._prev = 0, 0, GENESIS_CHAIN
+        self._deadline = 0.0  # when the open write transaction is due
+        self._finalizer = weakref.finalize(self, _finalize, self._cond, self._pid, self._state)
+        try:
+            self._connect()
+            self._setup()
+        except BaseException:
+            self._finalizer()
+            raise
+
+    def __repr__(self) -> str:
+        return f"PostgresStore({self.where})"
+
+    # -- connection ------------------------------------------------------------------------
+    @property
+    def _txn(self) -> bool:
+        return bool(self._state["txn"])
+
+    @_txn.setter
+    def _txn(self, value: bool) -> None:
+        self._state["txn"] = value
+
+    @property
+    def _conn(self) -> psycopg.Connection[Any]:
+        conn: psycopg.Connection[Any] | None = self._state["conn"]
+        if conn is None:
+            raise LedgerStoreError(f"ledger {self.where}: not connected")
+        return conn
+
+    def _scrub(self, exc: BaseException) -> str:
+        """The error's message on one line, without the password (libpq does not print it;
+        this makes sure)."""
+        diag = getattr(exc, "diag", None)
+        primary = diag.message_primary if isinstance(exc, psycopg.Error) and diag else None
+        text = " ".join((primary or str(exc)).split())
+        if self._password:
+            text = text.replace(self._password, "***")
+        return text
+
+    def _connect(self) -> None:
+        try:
+            conn = psycopg.connect(self._dsn, **self._connect_args)
+        except psycopg.Error as exc:
+            raise LedgerStoreError(f"cannot connect to the ledger database {self.where}: "
+                                   f"{self._scrub(exc)}") from None
+        try:
+            if conn.info.host and conn.info.port:
+                self.where = (f"{conn.info.host}:{conn.info.port}/{conn.info.dbname} "
+                              f"(schema {self.schema})")
+            conn.execute(f"SET lock_timeout = {round(self._lock_timeout * 1000)}")
+        except psycopg.Error as exc:
+            conn.close()
+            raise LedgerStoreError(f"ledger {self.where}: {self._scrub(exc)}") from None
+        self._state["conn"] = conn
+
+    def _setup(self) -> None:
+        conn = self._conn
+        try:
+            conn.execute("BEGIN")
+            conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+                         (_SETUP_LOCK, self.schema))
+            found = self._version()
+            if found is None:  # a new log: create the schema, in this transaction
+                quoted = f'"{self.schema}"'
+                if conn.execute("SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = %s",
+                                (self.schema,)).fetchone() is None:  # else: made by a DBA
+                    conn.execute(f"CREATE SCHEMA {quoted}")
+                conn.execute((_SCHEMA + _IMMUTABLE).replace("{s}", quoted))
+                found = self._version()
+            conn.execute("COMMIT")
+        except psycopg.Error as exc:
+            with contextlib.suppress(psycopg.Error):
+                conn.execute("ROLLBACK")
+            raise LedgerStoreError(f"cannot open ledger {self.where}: "
+                                   f"{self._scrub(exc)}") from None
+        if found != SCHEMA_VERSION:
+            raise LedgerStoreError(f"ledger {self.where} has schema version {found}; this "
+                                   f"CODOR reads version {SCHEMA_VERSION}")
+
+    def _version(self) -> str | None:
+        """The schema version, or ``None`` before the schema exists."""
+        row = self._conn.execute(
+            "SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = %s AND tablename = 'meta'",
+            (self.schema,)).fetchone()
+        if row is None:
+            return None
+        row = self._conn.execute(self._q["version"]).fetchone()
+        return None if row is None else str(row[0])
+
+    # -- transaction machinery (callers hold self._lock) -----------------------------------
+    def _check(self) -> None:
+        if self._state["closed"]:
+            raise LedgerStoreError(f"ledger {self.where} is closed")
+        if os.getpid() != self._pid:
+            raise LedgerStoreError("a PostgresStore cannot cross fork(): open one per process")
+        if self._bg_error is not None:
+            error, self._bg_error = self._bg_error, None
+            raise error
+        conn: psycopg.Connection[Any] | None = self._state["conn"]
+        if conn is None or conn.closed:  # lost (server restart, network): pending is gone
+            self._txn = False
+            self._state["conn"] = None
+            if conn is not None:
+                with contextlib.suppress(psycopg.Error):
+                    conn.close()
+            self._connect()
+
+    def _begin(self) -> None:
+        conn = self._conn
+        try:
+            conn.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+            if conn.execute(self._q["lock"]).fetchone() is None:
+                raise LedgerStoreError(f"ledger {self.where}: the head row is missing")
+            row = conn.execute(self._q["last"]).fetchone()
+        except LedgerStoreError:
+            self._rollback()
+            raise
+        except psycopg.Error as exc:
+            self._rollback()
+            if isinstance(exc, pg_errors.LockNotAvailable):
+                raise LedgerStoreError(
+                    f"ledger {self.where}: cannot write: the log is locked by another writer "
+                    f"for longer than lock_timeout ({self._lock_timeout:g} s)") from None
+            raise LedgerStoreError(f"ledger {self.where}: cannot write: "
+                                   f"{self._scrub(exc)}") from exc
+        self._first = self._next = 0 if row is None else int(row[0]) + 1
+        self._prev = GENESIS_CHAIN if row is None else bytes(row[1])
+        self._txn = True
+        self._deadline = time.monotonic() + self._flush_interval
+        if self._group:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=_flusher, args=(weakref.ref(self), self._cond),
+                    name=f"codor-ledger-flusher:{self.schema}", daemon=True)
+                self._thread.start()
+            self._cond.notify_all()
+
+    def _rollback(self) -> None:
+        self._txn = False
+        with contextlib.suppress(psycopg.Error, LedgerStoreError):
+            if not self._conn.closed:
+                self._conn.execute("ROLLBACK")
+
+    def _commit(self) -> None:
+        if not self._txn:
+            return
+        try:
+            self._conn.execute("COMMIT")
+        except psycopg.Error as exc:
+            raise self._failed("commit", exc) from None
+        self._txn = False
+
+    def _failed(self, what: str, exc: BaseException) -> LedgerStoreError:
+        """A statement failed inside the write transaction: roll it all back."""
+        lost = f"; uncommitted entries {self._first}..{self._next - 1} were rolled back" \
+            if self._next > self._first else ""
+        self._rollback()
+        return LedgerStoreError(f"ledger {self.where}: {what} failed: {self._scrub(exc)}{lost}")
+
+    def _read(self, query: str, args: tuple[Any, ...] = ()) -> list[Any]:
+        try:
+            return self._conn.execute(query, args, binary=True).fetchall()
+        except psycopg.Error as exc:
+            if self._txn and self._conn.info.transaction_status != \
+                    psycopg.pq.TransactionStatus.INTRANS:
+                raise self._failed("read", exc) from None
+            raise LedgerStoreError(f"ledger {self.where}: read failed: "
+                                   f"{self._scrub(exc)}") from None
+
+    def _copy(self, cur: psycopg.Cursor[Any], rows: list[tuple[int, bytes, bytes, float]],
+              data: list[bytes]) -> None:
+        with cur.copy(self._q["copy_entries"]) as copy:
+            copy.set_types(["int8", "bytea", "bytea", "float8"])
+            for row in rows:
+                copy.write_row(row)
+        with cur.copy(self._q["copy_bodies"]) as copy:
+            copy.set_types(["int8", "bytea"])
+            for row, leaf in zip(rows, data, strict=True):
+                copy.write_row((row[0], leaf))
+
+    # -- LedgerStore -----------------------------------------------------------------------
+    def append(self, leaves: Sequence[bytes], *, durable: bool = False) -> list[int]:
+        """Append leaves at consecutive indexes and return them (see the module doc for
+        when they are committed)."""
+        data = []
+        for leaf in leaves:
+            if not isinstance(leaf, bytes | bytearray | memoryview):
+                raise TypeError(f"a ledger leaf must be bytes, got {type(leaf).__name__}")
+            data.append(bytes(leaf))
+        with self._lock:
+            self._check()
+            if not data:
+                if durable:
+                    self._commit()
+                return []
+            if not self._txn:
+                self._begin()
+            ts = time.time()
+            sha256 = hashlib.sha256
+            first = idx = self._next
+            prev = self._prev
+            rows = []
+            for leaf in data:  # leaf hash inlined: codor.ledger.merkle.leaf_hash
+                lh = sha256(b"\x00" + leaf).digest()
+                prev = sha256(prev + lh).digest()
+                rows.append((idx, lh, prev, ts))
+                idx += 1
+            try:
+                cur = self._conn.cursor()
+                if len(rows) < _COPY_FROM:  # one round trip
+                    with self._conn.pipeline():
+                        cur.executemany(self._q["insert_entry"], rows)
+                        cur.executemany(self._q["insert_body"],
+                                        [(row[0], leaf) for row, leaf in zip(rows, data,
+                                                                              strict=True)])
+                else:  # COPY (binary): several times faster than INSERT for many rows
+                    self._copy(cur, rows, data)
+            except BaseException as exc:  # half an append must never commit: roll back
+                failure = self._failed("append", exc)
+                if isinstance(exc, psycopg.Error):
+                    raise failure from None
+                raise
+            self._next, self._prev = idx, prev
+            if durable or not self._group or idx - self._first >= self._batch_size:
+                self._commit()
+            return list(range(first, idx))
+
+    def flush(self) -> None:
+        """Commit everything appended so far."""
+        with self._lock:
+            self._check()
+            self._commit()
+
+    def size(self) -> int:
+        """Entries in the log, this store's uncommitted appends included."""
+        with self._lock:
+            self._check()
+            if self._txn:
+                return self._next
+            return int(self._read(self._q["size"])[0][0])
+
+    def _range(self, start: int, end: int) -> None:
+        size = self.size()
+        if not (type(start) is int and type(end) is int and 0 <= start <= end <= size):
+            raise LedgerStoreError(f"range [{start}, {end}) is outside the ledger "
+                                   f"(size {size})")
+
+    def _complete(self, rows: list[Any], start: int, end: int) -> None:
+        if len(rows) != end - start:
+            raise LedgerStoreError(f"ledger {self.where}: entries missing in [{start}, {end})")
+
+    def entry(self, index: int) -> StoredEntry:
+        """The entry at ``index``."""
+        with self._lock:
+            self._check()
+            size = self.size()
+            if type(index) is not int or not 0 <= index < size:
+                raise LedgerStoreError(f"no entry {index} in the ledger (size {size})")
+            return self.entries(index, index + 1)[0]
+
+    def entries(self, start: int, end: int) -> list[StoredEntry]:
+        """Entries ``[start, end)``."""
+        with self._lock:
+            self._check()
+            self._range(start, end)
+            rows = self._read(self._q["entries"], (start, end)) if end > start else []
+        self._complete(rows, start, end)
+        return [StoredEntry(int(i), None if leaf is None else bytes(leaf), bytes(lh),
+                            bytes(ch), float(ts)) for i, leaf, lh, ch, ts in rows]
+
+    def leaf_hashes(self, start: int, end: int) -> list[bytes]:
+        """Leaf hashes ``[start, end)``."""
+        with self._lock:
+            self._check()
+            self._range(start, end)
+            rows = self._read(self._q["leaf_hashes"], (start, end)) if end > start else []
+        self._complete(rows, start, end)
+        return [bytes(r[0]) for r in rows]
+
+    def _write(self, what: str, query: str, args: tuple[Any, ...]) -> int:
+        """Run one write statement: inside the open transaction (under a savepoint, so a
+        refusal does not abort the pending appends), or in its own one."""
+        own = not self._txn
+        if own:
+            self._begin()
+        conn = self._conn
+        try:
+            if own:
+                count = conn.execute(query, args, binary=True).rowcount
+            else:
+                conn.execute("SAVEPOINT codor_write")
+                try:
+                    count = conn.execute(query, args, binary=True).rowcount
+                except pg_errors.IntegrityError:
+                    conn.execute("ROLLBACK TO SAVEPOINT codor_write")
+                    raise
+                conn.execute("RELEASE SAVEPOINT codor_write")
+        except pg_errors.IntegrityError as exc:  # a trigger refused it: undone
+            if own:
+                self._rollback()
+            raise LedgerStoreError(f"ledger {self.where}: {what} refused: "
+                                   f"{self._scrub(exc)}") from None
+        except psycopg.Error as exc:
+            raise self._failed(what, exc) from None
+        if own:
+            self._commit()
+        return count
+
+    def put_nodes(self, nodes: Iterable[tuple[int, int, bytes]]) -> None:
+        """Store Merkle nodes (joins the open group commit, if any)."""
+        levels, idxs, hashes = [], [], []
+        for level, idx, digest in nodes:
+            if type(level) is not int or type(idx) is not int or level < 0 or idx < 0 or \
+                    not isinstance(digest, bytes) or len(digest) != 32:
+                raise ValueError(f"bad Merkle node ({level!r}, {idx!r}, {digest!r})")
+            levels.append(level)
+            idxs.append(idx)
+            hashes.append(digest)
+        with self._lock:
+            self._check()
+            if levels:
+                self._write("put_nodes", self._q["put_nodes"], (levels, idxs, hashes))
+
+    def node(self, level: int, idx: int) -> bytes | None:
+        """A stored Merkle node, or ``None``."""
+        with self._lock:
+            self._check()
+            rows = self._read(self._q["node"], (level, idx))
+        return bytes(rows[0][0]) if rows else None
+
+    def add_checkpoint(self, size: int, note: str) -> None:
+        """Store a checkpoint note for ``size`` and commit (with all pending entries)."""
+        if type(size) is not int or size < 0 or not isinstance(note, str) or not note:
+            raise ValueError("a checkpoint needs a size >= 0 and a non-empty note")
+        with self._lock:
+            self._check()
+            if not self._txn:
+                self._begin()  # hold the head lock: check and insert atomically
+            try:
+                if size > self._next:
+                    raise LedgerStoreError(f"checkpoint for size {size} beyond the ledger "
+                                           f"(size {self._next})")
+                existing = self.checkpoint(size)
+                if existing is None:
+                    self._write("add_checkpoint", self._q["add_checkpoint"],
+                                (size, note, time.time()))
+                elif existing != note:
+                    raise LedgerStoreError(f"another checkpoint for size {size} is stored")
+            finally:
+                self._commit()
+
+    def latest_checkpoint(self) -> tuple[int, str] | None:
+        """The checkpoint with the largest size, or ``None``."""
+        with self._lock:
+            self._check()
+            rows = self._read(self._q["latest_checkpoint"])
+        return (int(rows[0][0]), str(rows[0][1])) if rows else None
+
+    def checkpoint(self, size: int) -> str | None:
+        """The checkpoint note for ``size``, or ``None``."""
+        with self._lock:
+            self._check()
+            rows = self._read(self._q["checkpoint"], (size,))
+        return str(rows[0][0]) if rows else None
+
+    def checkpoint_sizes(self) -> list[int]:
+        """The sizes of every stored checkpoint, ascending."""
+        with self._lock:
+            self._check()
+            return [int(r[0]) for r in self._read(self._q["checkpoint_sizes"])]
+
+    def prune_bodies(self, before_ts: float) -> int:
+        """Delete the bodies of entries appended before ``before_ts``; commit; count them."""
+        with self._lock:
+            self._check()
+            count = self._write("prune_bodies", self._q["prune_bodies"], (float(before_ts),))
+            self._commit()
+            return count
+
+    def close(self) -> None:
+        """Commit what is pending, stop the flusher and close the connection. Idempotent."""
+        with self._lock:
+            if self._state["closed"]:
+                return
+            error, self._bg_error = self._bg_error, None
+            try:
+                if os.getpid() == self._pid and self._state["conn"] is not None:
+                    self._commit()
+            finally:
+                self._finalizer()
+        if self._thread is not None:  # it only ever commits, so never calls close()
+            self._thread.join(timeout=5)
+        if error is not None:
+            raise error
+
+    def __enter__(self) -> PostgresStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
