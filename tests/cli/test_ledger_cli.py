@@ -78,3 +78,24 @@ def test_bad_sinks_file_is_a_clear_error(tmp_path: Path) -> None:
     result = run("check", '{"kind": "file.read", "path": "a"}', cwd=tmp_path)
     assert result.returncode == 2
     assert "(sink 1)" in result.stderr and "[E_SINK_CONFIG]" in result.stderr
+
+
+def test_verify_from_a_saved_checkpoint(tmp_path: Path) -> None:
+    run("init", cwd=tmp_path)
+    run("check", '{"kind": "file.read", "path": "a"}', cwd=tmp_path)
+    saved = tmp_path / "saved.checkpoint"
+    saved.write_text(run("ledger", "checkpoint", cwd=tmp_path).stdout)
+    run("check", '{"kind": "file.read", "path": "b"}', cwd=tmp_path)
+    ok = run("ledger", "verify", "--from-checkpoint", str(saved), cwd=tmp_path)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    # a checkpoint of another log (same key, different history) is refused
+    other = tmp_path / "other"
+    other.mkdir()
+    run("init", cwd=other)
+    for i in range(3):
+        run("check", f'{{"kind": "file.read", "path": "x{i}"}}', cwd=other)
+    foreign = tmp_path / "foreign.checkpoint"
+    foreign.write_text(run("ledger", "checkpoint", cwd=other).stdout)
+    bad = run("ledger", "verify", "--from-checkpoint", str(foreign), cwd=tmp_path)
+    assert bad.returncode == 1
+    assert bad.stdout.startswith("FAILED at checkpoint:")

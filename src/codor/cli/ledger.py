@@ -25,14 +25,17 @@ def run_ledger(args: argparse.Namespace) -> int:
     from codor.cli.main import EXIT_FAILED, EXIT_OK, find_workspace
     from codor.workspace import Workspace
 
-    workspace = Workspace.at(find_workspace(args.workspace))
-    if args.command == "init":
+    if args.command == "init":  # here (or --workspace), never an enclosing workspace
+        from pathlib import Path
+
+        workspace = Workspace.at(Path(args.workspace or ".").absolute())
         created = workspace.init(key_name=args.key_name)
         for line in created:
             print(f"created {line}")
         if not created:
             print(f"{workspace.home} already holds a policy, a log key and a ledger")
         return EXIT_OK
+    workspace = Workspace.at(find_workspace(args.workspace))
     if args.command == "keys":
         return _keys(args, workspace)
     if args.ledger_command in ("export", "verify-bundle", "prune"):
@@ -44,6 +47,8 @@ def run_ledger(args: argparse.Namespace) -> int:
         try:
             report = ledger.verify(progress=_progress() if not args.json else None)
             pruned = pruned_bodies(ledger)
+            if report.ok and args.from_checkpoint:
+                report = _against_saved(ledger, args.from_checkpoint, report)  # type: ignore[assignment]
         finally:
             ledger.close()
         if args.json:
@@ -54,7 +59,8 @@ def run_ledger(args: argparse.Namespace) -> int:
             if pruned.count:
                 print(f"    {pruned.describe()}")
         else:
-            print(f"FAILED at index {report.first_bad}: {report.problem}")
+            where = f"index {report.first_bad}" if report.first_bad is not None else "checkpoint"
+            print(f"FAILED at {where}: {report.problem}")
         warn_if_large(workspace.ledger_path)
         return EXIT_OK if report.ok else EXIT_FAILED
     ledger = workspace.open_ledger(signing=args.ledger_command in ("prove", "checkpoint"))
@@ -73,6 +79,26 @@ def run_ledger(args: argparse.Namespace) -> int:
     finally:
         ledger.close()
     return EXIT_OK
+
+
+def _against_saved(ledger: object, path: str, report: object) -> object:
+    """The report, failed unless the saved checkpoint is a prefix of the verified log."""
+    import dataclasses
+    from pathlib import Path
+
+    from codor.errors import InputError
+    from codor.ledger.log import Ledger, VerifyReport
+
+    assert isinstance(ledger, Ledger) and isinstance(report, VerifyReport)
+    try:
+        note = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot read checkpoint: {exc}", location=path) from None
+    problem = ledger.extends(note)
+    if problem is None:
+        return report
+    return dataclasses.replace(report, ok=False, first_bad=None,
+                               problem=f"{path}: {problem}")
 
 
 def _keys(args: argparse.Namespace, workspace: object) -> int:

@@ -86,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     lv = lsub.add_parser("verify", help="check every entry, the hash chain, the Merkle tree "
                                         "and every signed checkpoint")
     lv.add_argument("--json", action="store_true", help="print the report as JSON")
+    lv.add_argument("--from-checkpoint", metavar="F", default=None,
+                    help="also prove the log is an append-only extension of the signed "
+                         "checkpoint in file F (one you saved earlier, or a witness's)")
     lp = lsub.add_parser("prove", help="print an inclusion proof of entry N and a checkpoint")
     lp.add_argument("index", type=int)
     lp.add_argument("--json", action="store_true")

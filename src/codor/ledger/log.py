@@ -127,6 +127,10 @@ class Ledger:
         latest = self.store.latest_checkpoint()
         if latest is not None and latest[0] == size:
             return latest[1]
+        if latest is not None:  # never sign a checkpoint inconsistent with an earlier one
+            problem = self.extends(latest[1])
+            if problem is not None:
+                raise LedgerStoreError(f"refusing to sign a new checkpoint: {problem}")
         note = sign_note(Checkpoint(self.origin, size, self._tree.root(size)).body(), [self.key])
         self.store.add_checkpoint(size, note)
         return note
@@ -284,6 +288,22 @@ class Ledger:
             return False
         return old.origin == new.origin and verify_consistency(
             old.size, new.size, old.root, new.root, list(proof))
+
+    def extends(self, note: str) -> str | None:
+        """``None`` when the log is an append-only extension of the signed checkpoint
+        ``note`` (same origin, a prefix with the same root), else what is wrong."""
+        try:
+            cp, _names = open_checkpoint(note, self.verifiers)
+        except Exception as exc:
+            return f"the checkpoint does not verify: {exc}"
+        if cp.origin != self.origin:
+            return f"the checkpoint is of another log ({cp.origin!r})"
+        size = self.sync()
+        if cp.size > size:
+            return f"the checkpoint covers {cp.size} entries but the log has {size} (truncated)"
+        if cp.size and self._tree.root(cp.size) != cp.root:
+            return f"the log's first {cp.size} entries are not the ones the checkpoint signed"
+        return None
 
     def consistency_proof(self, old: int, new: int | None = None) -> list[bytes]:
         size = self.sync()
