@@ -231,3 +231,27 @@ def test_random_mutations_are_always_detected(
     tamper(path, statement)
     ok, _bad, _problem = verify(path, keys)
     assert not ok, mutation
+
+
+def test_parallel_verification_finds_the_first_bad_body(tmp_path: Path) -> None:
+    from codor.ledger import log as log_module
+
+    keys = KeyStore(tmp_path / "keys")
+    keys.init("test-log")
+    path = tmp_path / "big.db"
+    ledger = open_ledger(path, keys)
+    ledger.store.close()
+    ledger = Ledger(SQLiteStore(path), origin=ORIGIN, key=keys.load(), verifiers=keys.verifiers())
+    ledger.append_many([f'{{"n":{i}}}'.encode() for i in range(600)])
+    ledger.checkpoint()
+    ledger.close()
+    assert verify(path, keys)[0]
+    tamper(path, "UPDATE bodies SET leaf = CAST('{\"n\":\"x\"}' AS BLOB) WHERE idx = 417",
+           "UPDATE entries SET chain_hash = zeroblob(32) WHERE idx = 500")
+    original = log_module._PARALLEL_FROM
+    log_module._PARALLEL_FROM = 100  # take the two-process path on a small log
+    try:
+        ok, bad, problem = verify(path, keys)
+    finally:
+        log_module._PARALLEL_FROM = original
+    assert not ok and bad == 417 and problem is not None and "leaf hash" in problem

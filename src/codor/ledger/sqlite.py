@@ -339,6 +339,17 @@ class SQLiteStore:
         self._complete(rows, start, end)
         return [(i, leaf, lh, ch) for i, leaf, lh, ch, _ts in rows]
 
+    def raw_hashes(self, start: int, end: int) -> list[tuple[int, None, bytes, bytes]]:
+        """``(index, None, leaf_hash, chain_hash)`` for ``[start, end)``, without the bodies:
+        the chain-and-tree half of a parallel verification."""
+        with self._lock:
+            self._check()
+            self._range(start, end)
+            rows = self._read("SELECT idx, NULL, leaf_hash, chain_hash FROM entries "
+                              "WHERE idx >= ? AND idx < ? ORDER BY idx", (start, end))
+        self._complete(rows, start, end)
+        return rows
+
     def leaf_hashes(self, start: int, end: int) -> list[bytes]:
         """Leaf hashes ``[start, end)``."""
         with self._lock:
