@@ -39,6 +39,7 @@ bench: install
 	$(PY) -m pip install -q -e '.[bench]'
 	$(PY) benchmarks/policy_eval.py
 	$(PY) benchmarks/policy_load.py
+	$(PY) benchmarks/ledger.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
