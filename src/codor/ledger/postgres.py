@@ -39,13 +39,10 @@ Errors are :class:`~codor.ledger.store.LedgerStoreError`; their messages name th
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import re
 import threading
-import time
 import weakref
-from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
 try:
@@ -56,7 +53,8 @@ except ImportError as _exc:  # pragma: no cover - depends on the installation
     raise ImportError("the PostgreSQL ledger store needs psycopg 3: "
                       "pip install 'codor[postgres]'") from _exc
 
-from codor.ledger.store import GENESIS_CHAIN, LedgerStoreError, StoredEntry
+from codor.ledger.store import LedgerStoreError
+from codor.ledger.storebase import GroupCommitStore
 
 __all__ = ["SCHEMA_VERSION", "PostgresStore"]
 
@@ -247,25 +245,7 @@ def _finalize(cond: threading.Condition, pid: int, state: dict[str, Any]) -> Non
             conn.close()
 
 
-def _flusher(ref: weakref.ReferenceType[PostgresStore], cond: threading.Condition) -> None:
-    """Background thread: commit each held-open transaction at its deadline."""
-    while True:
-        with cond:
-            store = ref()
-            if store is None or store._state["closed"]:
-                return
-            wait = store._deadline - time.monotonic() if store._txn else None
-            if wait is not None and wait <= 0:
-                try:
-                    store._commit()
-                except LedgerStoreError as exc:
-                    store._bg_error = exc  # raised by the next call on this store
-                continue
-            del store
-            cond.wait(wait)
-
-
-class PostgresStore:
+class PostgresStore(GroupCommitStore):
     """A :class:`~codor.ledger.store.LedgerStore` in a PostgreSQL schema (see the module doc).
 
     ``dsn`` is a libpq connection string or URI. ``batch_size`` entries or
@@ -274,6 +254,10 @@ class PostgresStore:
     ``connect_timeout`` applies when the DSN sets none. A lost connection is reopened by the
     next call (what was not committed is reported lost by the call that found it lost).
     """
+
+    _kind = "PostgresStore"
+    _db_error = psycopg.Error
+    _hide_cause = True
 
     def __init__(self, dsn: str, *, schema: str = "codor_ledger", batch_size: int = 100,
                  flush_interval: float = 0.5, lock_timeout: float = 30.0,
@@ -300,16 +284,9 @@ class PostgresStore:
         self.where = f"{_where(params)} (schema {schema})"
         quoted = f'"{schema}"'
         self._q = {name: q.replace("{s}", quoted) for name, q in _QUERIES.items()}
-        self._batch_size, self._flush_interval = batch_size, flush_interval
+        self._init_group(batch_size, flush_interval)
         self._lock_timeout = lock_timeout
-        self._group = batch_size > 1 and flush_interval > 0
-        self._lock = self._cond = threading.Condition(threading.RLock())
-        self._pid = os.getpid()
-        self._state: dict[str, Any] = {"closed": False, "conn": None, "txn": False}
-        self._thread: threading.Thread | None = None
-        self._bg_error: LedgerStoreError | None = None
-        self._first, self._next, self._prev = 0, 0, GENESIS_CHAIN
-        self._deadline = 0.0  # when the open write transaction is due
+        self._state = {"closed": False, "conn": None, "txn": False}
         self._finalizer = weakref.finalize(self, _finalize, self._cond, self._pid, self._state)
         try:
             self._connect()
@@ -398,14 +375,20 @@ class PostgresStore:
         return None if row is None else str(row[0])
 
     # -- transaction machinery (callers hold self._lock) -----------------------------------
+    def _label(self) -> str:
+        return self.where
+
+    def _flusher_tag(self) -> str:
+        return self.schema
+
+    def _sql(self, name: str) -> str:
+        return self._q[name]
+
+    def _connected(self) -> bool:
+        return self._state["conn"] is not None
+
     def _check(self) -> None:
-        if self._state["closed"]:
-            raise LedgerStoreError(f"ledger {self.where} is closed")
-        if os.getpid() != self._pid:
-            raise LedgerStoreError("a PostgresStore cannot cross fork(): open one per process")
-        if self._bg_error is not None:
-            error, self._bg_error = self._bg_error, None
-            raise error
+        super()._check()
         conn: psycopg.Connection[Any] | None = self._state["conn"]
         if conn is None or conn.closed:  # lost (server restart, network): pending is gone
             self._txn = False
@@ -433,17 +416,7 @@ class PostgresStore:
                     f"for longer than lock_timeout ({self._lock_timeout:g} s)") from None
             raise LedgerStoreError(f"ledger {self.where}: cannot write: "
                                    f"{self._scrub(exc)}") from exc
-        self._first = self._next = 0 if row is None else int(row[0]) + 1
-        self._prev = GENESIS_CHAIN if row is None else bytes(row[1])
-        self._txn = True
-        self._deadline = time.monotonic() + self._flush_interval
-        if self._group:
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=_flusher, args=(weakref.ref(self), self._cond),
-                    name=f"codor-ledger-flusher:{self.schema}", daemon=True)
-                self._thread.start()
-            self._cond.notify_all()
+        self._opened(row)
 
     def _rollback(self) -> None:
         self._txn = False
@@ -451,25 +424,12 @@ class PostgresStore:
             if not self._conn.closed:
                 self._conn.execute("ROLLBACK")
 
-    def _commit(self) -> None:
-        if not self._txn:
-            return
-        try:
-            self._conn.execute("COMMIT")
-        except psycopg.Error as exc:
-            raise self._failed("commit", exc) from None
-        self._txn = False
+    def _end(self) -> None:
+        self._conn.execute("COMMIT")
 
-    def _failed(self, what: str, exc: BaseException) -> LedgerStoreError:
-        """A statement failed inside the write transaction: roll it all back."""
-        lost = f"; uncommitted entries {self._first}..{self._next - 1} were rolled back" \
-            if self._next > self._first else ""
-        self._rollback()
-        return LedgerStoreError(f"ledger {self.where}: {what} failed: {self._scrub(exc)}{lost}")
-
-    def _read(self, query: str, args: tuple[Any, ...] = ()) -> list[Any]:
+    def _read(self, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
         try:
-            return self._conn.execute(query, args, binary=True).fetchall()
+            return self._conn.execute(sql, args, binary=True).fetchall()
         except psycopg.Error as exc:
             if self._txn and self._conn.info.transaction_status != \
                     psycopg.pq.TransactionStatus.INTRANS:
@@ -488,104 +448,18 @@ class PostgresStore:
             for row, leaf in zip(rows, data, strict=True):
                 copy.write_row((row[0], leaf))
 
-    # -- LedgerStore -----------------------------------------------------------------------
-    def append(self, leaves: Sequence[bytes], *, durable: bool = False) -> list[int]:
-        """Append leaves at consecutive indexes and return them (see the module doc for
-        when they are committed)."""
-        data = []
-        for leaf in leaves:
-            if not isinstance(leaf, bytes | bytearray | memoryview):
-                raise TypeError(f"a ledger leaf must be bytes, got {type(leaf).__name__}")
-            data.append(bytes(leaf))
-        with self._lock:
-            self._check()
-            if not data:
-                if durable:
-                    self._commit()
-                return []
-            if not self._txn:
-                self._begin()
-            ts = time.time()
-            sha256 = hashlib.sha256
-            first = idx = self._next
-            prev = self._prev
-            rows = []
-            for leaf in data:  # leaf hash inlined: codor.ledger.merkle.leaf_hash
-                lh = sha256(b"\x00" + leaf).digest()
-                prev = sha256(prev + lh).digest()
-                rows.append((idx, lh, prev, ts))
-                idx += 1
-            try:
-                cur = self._conn.cursor()
-                if len(rows) < _COPY_FROM:  # one round trip
-                    with self._conn.pipeline():
-                        cur.executemany(self._q["insert_entry"], rows)
-                        cur.executemany(self._q["insert_body"],
-                                        [(row[0], leaf) for row, leaf in zip(rows, data,
-                                                                              strict=True)])
-                else:  # COPY (binary): several times faster than INSERT for many rows
-                    self._copy(cur, rows, data)
-            except BaseException as exc:  # half an append must never commit: roll back
-                failure = self._failed("append", exc)
-                if isinstance(exc, psycopg.Error):
-                    raise failure from None
-                raise
-            self._next, self._prev = idx, prev
-            if durable or not self._group or idx - self._first >= self._batch_size:
-                self._commit()
-            return list(range(first, idx))
+    def _insert(self, rows: list[tuple[int, bytes, bytes, float]], data: list[bytes]) -> None:
+        cur = self._conn.cursor()
+        if len(rows) < _COPY_FROM:  # one round trip
+            with self._conn.pipeline():
+                cur.executemany(self._q["insert_entry"], rows)
+                cur.executemany(self._q["insert_body"],
+                                [(row[0], leaf) for row, leaf in zip(rows, data, strict=True)])
+        else:  # COPY (binary): several times faster than INSERT for many rows
+            self._copy(cur, rows, data)
 
-    def flush(self) -> None:
-        """Commit everything appended so far."""
-        with self._lock:
-            self._check()
-            self._commit()
-
-    def size(self) -> int:
-        """Entries in the log, this store's uncommitted appends included."""
-        with self._lock:
-            self._check()
-            if self._txn:
-                return self._next
-            return int(self._read(self._q["size"])[0][0])
-
-    def _range(self, start: int, end: int) -> None:
-        size = self.size()
-        if not (type(start) is int and type(end) is int and 0 <= start <= end <= size):
-            raise LedgerStoreError(f"range [{start}, {end}) is outside the ledger "
-                                   f"(size {size})")
-
-    def _complete(self, rows: list[Any], start: int, end: int) -> None:
-        if len(rows) != end - start:
-            raise LedgerStoreError(f"ledger {self.where}: entries missing in [{start}, {end})")
-
-    def entry(self, index: int) -> StoredEntry:
-        """The entry at ``index``."""
-        with self._lock:
-            self._check()
-            size = self.size()
-            if type(index) is not int or not 0 <= index < size:
-                raise LedgerStoreError(f"no entry {index} in the ledger (size {size})")
-            return self.entries(index, index + 1)[0]
-
-    def entries(self, start: int, end: int) -> list[StoredEntry]:
-        """Entries ``[start, end)``."""
-        with self._lock:
-            self._check()
-            self._range(start, end)
-            rows = self._read(self._q["entries"], (start, end)) if end > start else []
-        self._complete(rows, start, end)
-        return [StoredEntry(int(i), None if leaf is None else bytes(leaf), bytes(lh),
-                            bytes(ch), float(ts)) for i, leaf, lh, ch, ts in rows]
-
-    def leaf_hashes(self, start: int, end: int) -> list[bytes]:
-        """Leaf hashes ``[start, end)``."""
-        with self._lock:
-            self._check()
-            self._range(start, end)
-            rows = self._read(self._q["leaf_hashes"], (start, end)) if end > start else []
-        self._complete(rows, start, end)
-        return [bytes(r[0]) for r in rows]
+    def _read_range(self, sql: str, start: int, end: int) -> list[Any]:
+        return self._read(sql, (start, end)) if end > start else []
 
     def _write(self, what: str, query: str, args: tuple[Any, ...]) -> int:
         """Run one write statement: inside the open transaction (under a savepoint, so a
@@ -616,95 +490,12 @@ class PostgresStore:
             self._commit()
         return count
 
-    def put_nodes(self, nodes: Iterable[tuple[int, int, bytes]]) -> None:
-        """Store Merkle nodes (joins the open group commit, if any)."""
-        levels, idxs, hashes = [], [], []
-        for level, idx, digest in nodes:
-            if type(level) is not int or type(idx) is not int or level < 0 or idx < 0 or \
-                    not isinstance(digest, bytes) or len(digest) != 32:
-                raise ValueError(f"bad Merkle node ({level!r}, {idx!r}, {digest!r})")
-            levels.append(level)
-            idxs.append(idx)
-            hashes.append(digest)
-        with self._lock:
-            self._check()
-            if levels:
-                self._write("put_nodes", self._q["put_nodes"], (levels, idxs, hashes))
+    def _insert_nodes(self, rows: list[tuple[int, int, bytes]]) -> None:
+        levels, idxs, hashes = [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
+        self._write("put_nodes", self._q["put_nodes"], (levels, idxs, hashes))
 
-    def node(self, level: int, idx: int) -> bytes | None:
-        """A stored Merkle node, or ``None``."""
-        with self._lock:
-            self._check()
-            rows = self._read(self._q["node"], (level, idx))
-        return bytes(rows[0][0]) if rows else None
+    def _insert_checkpoint(self, size: int, note: str, ts: float) -> None:
+        self._write("add_checkpoint", self._q["add_checkpoint"], (size, note, ts))
 
-    def add_checkpoint(self, size: int, note: str) -> None:
-        """Store a checkpoint note for ``size`` and commit (with all pending entries)."""
-        if type(size) is not int or size < 0 or not isinstance(note, str) or not note:
-            raise ValueError("a checkpoint needs a size >= 0 and a non-empty note")
-        with self._lock:
-            self._check()
-            if not self._txn:
-                self._begin()  # hold the head lock: check and insert atomically
-            try:
-                if size > self._next:
-                    raise LedgerStoreError(f"checkpoint for size {size} beyond the ledger "
-                                           f"(size {self._next})")
-                existing = self.checkpoint(size)
-                if existing is None:
-                    self._write("add_checkpoint", self._q["add_checkpoint"],
-                                (size, note, time.time()))
-                elif existing != note:
-                    raise LedgerStoreError(f"another checkpoint for size {size} is stored")
-            finally:
-                self._commit()
-
-    def latest_checkpoint(self) -> tuple[int, str] | None:
-        """The checkpoint with the largest size, or ``None``."""
-        with self._lock:
-            self._check()
-            rows = self._read(self._q["latest_checkpoint"])
-        return (int(rows[0][0]), str(rows[0][1])) if rows else None
-
-    def checkpoint(self, size: int) -> str | None:
-        """The checkpoint note for ``size``, or ``None``."""
-        with self._lock:
-            self._check()
-            rows = self._read(self._q["checkpoint"], (size,))
-        return str(rows[0][0]) if rows else None
-
-    def checkpoint_sizes(self) -> list[int]:
-        """The sizes of every stored checkpoint, ascending."""
-        with self._lock:
-            self._check()
-            return [int(r[0]) for r in self._read(self._q["checkpoint_sizes"])]
-
-    def prune_bodies(self, before_ts: float) -> int:
-        """Delete the bodies of entries appended before ``before_ts``; commit; count them."""
-        with self._lock:
-            self._check()
-            count = self._write("prune_bodies", self._q["prune_bodies"], (float(before_ts),))
-            self._commit()
-            return count
-
-    def close(self) -> None:
-        """Commit what is pending, stop the flusher and close the connection. Idempotent."""
-        with self._lock:
-            if self._state["closed"]:
-                return
-            error, self._bg_error = self._bg_error, None
-            try:
-                if os.getpid() == self._pid and self._state["conn"] is not None:
-                    self._commit()
-            finally:
-                self._finalizer()
-        if self._thread is not None:  # it only ever commits, so never calls close()
-            self._thread.join(timeout=5)
-        if error is not None:
-            raise error
-
-    def __enter__(self) -> PostgresStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def _delete_bodies(self, before_ts: float) -> int:
+        return self._write("prune_bodies", self._q["prune_bodies"], (before_ts,))
