@@ -119,10 +119,19 @@ def freeze(value: Any) -> Any:
     return value
 
 
+_SCALARS: Final = frozenset({str, int, float, bool, type(None)})
+
+
 def thaw(value: Any) -> Any:
-    """Inverse of :func:`freeze`: plain dicts and lists, ready for ``json.dumps``."""
+    """Inverse of :func:`freeze`: plain dicts (string keys) and lists, ready for
+    ``json.dumps``. Exact-type checks first: it runs on the decision path."""
+    t = type(value)
+    if t in _SCALARS:
+        return value
+    if t is tuple or t is list:
+        return [thaw(v) for v in value]
     if isinstance(value, Mapping):
-        return {k: thaw(v) for k, v in value.items()}
+        return {str(k): thaw(v) for k, v in value.items()}
     if isinstance(value, tuple | list):
         return [thaw(v) for v in value]
     return value

@@ -17,7 +17,7 @@ from typing import Any
 
 from codor.canonical import canonical_json
 from codor.errors import CodorError
-from codor.model import Action, Decision
+from codor.model import Action, Decision, thaw
 from codor.policy.compiler import CompiledPolicy
 from codor.policy.schema import PolicyWarning
 
@@ -72,7 +72,7 @@ def _rule_problems(compiled: CompiledPolicy) -> list[LintProblem]:
 
     def match_key(rid: str) -> bytes:
         data: Mapping[str, Any] = raw[rid].get("match") or {}
-        return canonical_json(_plain(data))
+        return canonical_json(thaw(data))
 
     seen: dict[tuple[frozenset[str], bytes, str], str] = {}
     for rid, rule in rules.items():
@@ -106,14 +106,6 @@ def _rule_problems(compiled: CompiledPolicy) -> list[LintProblem]:
                     "matches the same actions, and a deny wins"))
                 break
     return out
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +142,7 @@ def run_policy_tests(decide: Callable[[Action], Decision],
             results.append(PolicyTestResult(name, where, False, expected, None, msg))
             continue
         try:
-            action = Action.from_json(_plain(test.get("action")), location=where)
+            action = Action.from_json(thaw(test.get("action")), location=where)
         except CodorError as exc:
             results.append(PolicyTestResult(name, where, False, expected, None, exc.one_line()))
             continue

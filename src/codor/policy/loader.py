@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from codor.errors import PolicyExtendsError, PolicySchemaError, PolicyVariableError
+from codor.model import thaw
 from codor.policy.schema import PolicyWarning, Section
 from codor.policy.source import LocDict, LocList, load_yaml, read_yaml_file
 
@@ -52,7 +53,7 @@ class PolicyDocument:
 
     def to_json(self) -> dict[str, Any]:
         """The merged policy as plain JSON (``codor policy show`` prints it; the hash covers it)."""
-        body: dict[str, Any] = _plain({
+        body: dict[str, Any] = thaw({
             "version": 1,
             "name": self.name,
             "rules": list(self.rules.values()),
@@ -61,14 +62,6 @@ class PolicyDocument:
             "settings": self.settings,
         })
         return body
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
 
 
 def builtin_ruleset_text(name: str) -> str:

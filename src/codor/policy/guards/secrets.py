@@ -50,7 +50,7 @@ from functools import lru_cache
 from typing import Any, Final, cast
 
 from codor.errors import PolicySchemaError
-from codor.model import Action, FrozenMap, Severity, thaw
+from codor.model import Action, Severity, thaw
 from codor.policy.diff import parse_patch
 from codor.policy.guards.base import CompileContext, EvalContext, Finding
 from codor.policy.memo import Memo
@@ -81,19 +81,6 @@ _MEMO_MAX_CHARS = 4096  # texts up to this size have their findings memoised
 
 
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
-_SCALARS: Final = frozenset({str, int, float, bool, type(None)})
-
-
-def _plain(value: Any) -> Any:
-    """:func:`~codor.model.thaw`, faster for the usual JSON values (same result)."""
-    t = type(value)
-    if t in _SCALARS:
-        return value
-    if t is FrozenMap:
-        return {k: _plain(v) for k, v in value.items()}
-    if t is tuple or t is list:
-        return [_plain(v) for v in value]
-    return thaw(value)
 
 
 @lru_cache(maxsize=1024)
@@ -102,7 +89,7 @@ def _arguments_json(arguments: Any) -> str:
     text as ``json.dumps(thaw(arguments), ensure_ascii=False, separators=(",", ":"),
     default=str)``."""
     try:
-        return _JSON.encode(_plain(arguments))
+        return _JSON.encode(thaw(arguments))
     except (TypeError, ValueError, RecursionError):
         return str(arguments)
 
