@@ -12,7 +12,7 @@ from functools import cache
 from pathlib import Path
 
 from codor.model import Action
-from codor.policy.diff import parse_patch
+from codor.policy.diff import touched_paths
 from codor.policy.guards.base import EvalContext, Finding
 
 __all__ = ["BuiltinProtections", "installation_root"]
@@ -67,20 +67,13 @@ class BuiltinProtections:
     def check(self, action: Action, ctx: EvalContext) -> Sequence[Finding]:
         kind = action.kind
         if kind in _WRITE_KINDS:
-            return self._paths(self._action_paths(action), "write", ctx, action.cwd)
+            return self._paths(touched_paths(action), "write", ctx, action.cwd)
         if kind == "command.exec":
             targets = _write_targets()(action.command, action.argv)
             return self._paths(targets, "write", ctx, action.cwd) if targets else []
         if kind in ("file.read", "file.list") and action.path is not None and self.secret_roots:
             return self._paths([action.path], "read", ctx, action.cwd)
         return ()
-
-    @staticmethod
-    def _action_paths(action: Action) -> list[str]:
-        paths = [action.path] if action.path is not None else []
-        if action.kind == "patch.apply" and action.patch:
-            paths.extend(parse_patch(action.patch).paths)
-        return paths
 
     def _paths(self, paths: Iterable[str], op: str, ctx: EvalContext,
                cwd: str | None) -> list[Finding]:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-__all__ = ["FilePatch", "PatchInfo", "parse_patch"]
+from codor.model import Action
+
+__all__ = ["FilePatch", "PatchInfo", "parse_patch", "touched_paths"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,3 +110,12 @@ def parse_patch(text: str) -> PatchInfo:
         files.append(FilePatch(old, new, tuple(added), tuple(removed)))
     size = len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
     return PatchInfo(tuple(files), size)
+
+
+def touched_paths(action: Action) -> list[str]:
+    """The paths an action names, as written: its ``path`` and, for ``patch.apply``, every
+    file the diff touches (without repeats)."""
+    paths = [action.path] if action.path is not None else []
+    if action.kind == "patch.apply" and action.patch:
+        paths.extend(p for p in parse_patch(action.patch).paths if p not in paths)
+    return paths

@@ -31,7 +31,7 @@ from typing import Any, cast
 from codor.canonical import canonical_json
 from codor.errors import PolicyPatternError
 from codor.model import ACTION_KINDS, Action, Effect, Severity
-from codor.policy.diff import parse_patch
+from codor.policy.diff import touched_paths
 from codor.policy.guards.base import CompileContext, EvalContext, Finding
 from codor.policy.patterns import GlobSet, compile_regex
 from codor.policy.schema import Section
@@ -158,16 +158,9 @@ def _compile_match(sec: Section, cc: CompileContext) -> list[Predicate]:
     return preds
 
 
-def _action_paths(action: Action) -> list[str]:
-    paths = [action.path] if action.path is not None else []
-    if action.kind == "patch.apply" and action.patch:
-        paths.extend(p for p in parse_patch(action.patch).paths if p not in paths)
-    return paths
-
-
 def _path_predicate(globs: GlobSet) -> Predicate:
     def pred(action: Action, ctx: EvalContext, strict: bool) -> bool:
-        paths = _action_paths(action)
+        paths = touched_paths(action)
         if not paths:
             return False  # a path pattern never matches an action without a path
         try:

@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from codor.model import Action, Effect
-from codor.policy.diff import PatchInfo, parse_patch
+from codor.policy.diff import PatchInfo, parse_patch, touched_paths
 from codor.policy.guards.base import CompileContext, EvalContext, Finding
 from codor.policy.patterns import GlobSet, compile_regex
 from codor.policy.schema import Section
@@ -68,7 +68,7 @@ class PatchGuard:
             return [Finding("deny", "patch.too_large", self.name, "medium",
                             f"patch is {size} bytes, over max_bytes ({lim.max_bytes})")]
         info = parse_patch(text)
-        out = self._path_findings(action, info, ctx)
+        out = self._path_findings(action, ctx)
         if not info.files:
             if self._require_parseable:
                 out.append(Finding("deny", "patch.unparseable", self.name, "medium",
@@ -89,13 +89,11 @@ class PatchGuard:
             out.extend(self._pattern_findings(info))
         return out
 
-    def _path_findings(self, action: Action, info: PatchInfo, ctx: EvalContext) -> list[Finding]:
+    def _path_findings(self, action: Action, ctx: EvalContext) -> list[Finding]:
         if not self._paths:
             return []
-        raws: list[str] = [action.path] if action.path is not None else []
-        raws.extend(p for p in info.paths if p not in raws)
         out: list[Finding] = []
-        for raw in raws:
+        for raw in touched_paths(action):
             try:
                 forms = ctx.forms(raw, action.cwd)
             except ValueError as exc:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from codor.model import Action, Effect, Severity
-from codor.policy.diff import parse_patch
+from codor.policy.diff import touched_paths
 from codor.policy.guards.base import CompileContext, EvalContext, Finding
 from codor.policy.memo import Memo
 from codor.policy.patterns import GlobSet
@@ -64,11 +64,7 @@ class PathsGuard:
 
     def check(self, action: Action, ctx: EvalContext) -> Sequence[Finding]:
         op = _KIND_OP[action.kind]
-        raws: list[str] = []
-        if action.path is not None:
-            raws.append(action.path)
-        if action.kind == "patch.apply" and action.patch is not None:
-            raws.extend(p for p in parse_patch(action.patch).paths if p not in raws)
+        raws = touched_paths(action)
         if len(raws) == 1:
             return self.check_path(op, raws[0], ctx, action.cwd)
         out: list[Finding] = []
