@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Iterator
@@ -17,33 +18,21 @@ __all__ = ["run_check"]
 
 def _lines(source: str) -> Iterator[tuple[str, str]]:
     """Yield (location, text) for every non-blank input line."""
-    if source == "-":
-        stream: TextIO = sys.stdin
-        name = "<stdin>"
-    elif source.lstrip().startswith("{"):
+    if source.lstrip().startswith("{"):
         yield "<argument>", source
         return
+    opened: contextlib.AbstractContextManager[TextIO]
+    if source == "-":
+        name, opened = "<stdin>", contextlib.nullcontext(sys.stdin)
     else:
         path = Path(source)
         if not path.is_file():
             raise InputError("not a JSON action, '-' or a readable file", location=source)
-        stream = path.open(encoding="utf-8", errors="surrogateescape")
-        name = source
-    with stream if stream is not sys.stdin else _nullcontext(stream) as fh:
-        for number, text in enumerate(fh, 1):
+        name, opened = source, path.open(encoding="utf-8", errors="surrogateescape")
+    with opened as stream:
+        for number, text in enumerate(stream, 1):
             if text.strip():
                 yield f"{name}:{number}", text
-
-
-class _nullcontext:
-    def __init__(self, value: TextIO) -> None:
-        self.value = value
-
-    def __enter__(self) -> TextIO:
-        return self.value
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def run_check(args: argparse.Namespace) -> int:
