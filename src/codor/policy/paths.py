@@ -13,7 +13,7 @@ import re
 import stat
 from functools import lru_cache
 
-__all__ = ["normalize_path", "path_forms", "resolve_path"]
+__all__ = ["normalize_path", "path_forms", "resolve_path", "resolved_forms"]
 
 # /proc/self/root, /proc/thread-self/root, /proc/<pid>/root and /proc/<pid>/task/<tid>/root
 # all name the root directory of a process: for policy purposes, "/".
@@ -91,8 +91,13 @@ def resolve_path(normalized: str, cwd: str = "/", home: str = "/root") -> str:
     return real if real == normalized else normalize_path(real, cwd, home)
 
 
+def resolved_forms(normalized: str, home: str = "/root") -> tuple[str, ...]:
+    """The forms of an already normalised path: itself, then its resolution if different
+    (the only I/O of an evaluation)."""
+    real = resolve_path(normalized, "/", home)
+    return (normalized,) if real == normalized else (normalized, real)
+
+
 def path_forms(raw: str, cwd: str = "/", home: str = "/root") -> tuple[str, ...]:
     """The distinct forms a path rule must consider: normalised, then resolved if different."""
-    norm = normalize_path(raw, cwd, home)
-    real = resolve_path(norm, cwd, home)
-    return (norm,) if real == norm else (norm, real)
+    return resolved_forms(normalize_path(raw, cwd, home), home)

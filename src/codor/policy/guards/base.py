@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from codor.model import Action, Effect, Severity
-from codor.policy.paths import normalize_path, resolve_path
+from codor.policy.paths import normalize_path, resolved_forms
 from codor.policy.patterns import GlobSet
 
 if TYPE_CHECKING:
@@ -91,8 +91,7 @@ class EvalContext:
         norm = normalize_path(raw, cwd or self.cwd, self.home)
         got = self._forms.get(norm)
         if got is None:
-            real = resolve_path(norm, "/", self.home)
-            got = (norm,) if real == norm else (norm, real)
+            got = resolved_forms(norm, self.home)
             self._forms[norm] = got
         return got
 
@@ -104,8 +103,4 @@ class EvalContext:
     def still_true(self, observations: Observations) -> bool:
         """Do these paths still resolve as they did? (Re-does the I/O, compares.)"""
         home = self.home
-        for norm, forms in observations:
-            real = resolve_path(norm, "/", home)
-            if ((norm,) if real == norm else (norm, real)) != forms:
-                return False
-        return True
+        return all(resolved_forms(norm, home) == forms for norm, forms in observations)
