@@ -10,7 +10,6 @@ from __future__ import annotations
 __all__ = [
     "ActionError",
     "CodorError",
-    "ExtensionError",
     "InputError",
     "InternalError",
     "PolicyError",
@@ -103,12 +102,6 @@ class PolicyPatternError(PolicyError):
     """A glob, host pattern or regular expression that does not compile."""
 
     code = "E_POLICY_PATTERN"
-
-
-class ExtensionError(CodorError):
-    """A guard extension could not be loaded, crashed, or timed out."""
-
-    code = "E_EXTENSION"
 
 
 class TokenError(CodorError):

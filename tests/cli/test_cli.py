@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 CODOR = str(Path(sys.executable).with_name("codor"))
 
 
@@ -164,3 +166,21 @@ def test_check_reports_policy_warnings_on_stderr(tmp_path: Path) -> None:
     assert result.returncode == 0
     assert f"codor: warning: {policy}:3:" in result.stderr
     assert json.loads(result.stdout)["decision"] == "deny"
+
+
+def test_an_unexpected_exception_is_one_line_and_exit_3(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import codor.cli.check
+    from codor.cli.main import main
+
+    def broken(_args: object) -> int:
+        raise RuntimeError("bug in CODOR")
+
+    monkeypatch.delenv("CODOR_DEBUG", raising=False)
+    monkeypatch.setattr(codor.cli.check, "run_check", broken)
+    assert main(["check", '{"kind": "file.read", "path": "a"}']) == 3
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("codor: internal error: RuntimeError: bug in CODOR")
+    assert err.rstrip().endswith("[E_INTERNAL]")

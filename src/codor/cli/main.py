@@ -189,8 +189,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if os.environ.get("CODOR_DEBUG"):
             raise
-        sys.stderr.write(f"codor: internal error: {type(exc).__name__}: {exc} [E_INTERNAL] "
-                         "(set CODOR_DEBUG=1 for a traceback)\n")
+        from codor.errors import InternalError
+
+        error = InternalError(f"internal error: {type(exc).__name__}: {exc} "
+                              "(set CODOR_DEBUG=1 for a traceback)")
+        sys.stderr.write(f"codor: {error.one_line()}\n")
         return EXIT_INTERNAL
 
 
