@@ -44,9 +44,10 @@ def run_check(args: argparse.Namespace) -> int:
     engine = load_engine(resolve_policy(args.policy, workspace), workspace=workspace,
                          codor_home=str(codor_home(workspace)))
     kernel = _kernel(engine, workspace, record=not args.no_record)
-    from codor.ledger.retention import warn_if_large
+    if kernel.ledger is not None:  # only a workspace with a ledger pays for this import
+        from codor.ledger.retention import warn_if_large
 
-    warn_if_large(kernel.ledger)  # the ledger size warning (CODOR_LEDGER_WARN_BYTES), once
+        warn_if_large(kernel.ledger)  # the ledger size warning (CODOR_LEDGER_WARN_BYTES), once
     for warning in engine.policy.warnings:  # the policy loads, but something in it is suspect
         sys.stderr.write(f"codor: warning: {warning} (see `codor policy lint`)\n")
     to_action = _clawdstrike_reader() if args.format == "clawdstrike" else None
