@@ -33,7 +33,7 @@ def evidence_form(action: Action) -> Action:
     import hashlib
 
     from codor.model import freeze, thaw
-    from codor.policy.guards.secrets import default_scanner
+    from codor.policy.secret_scanner import default_scanner
 
     redact = default_scanner().redact
     changes: dict[str, object] = {"token": None}

@@ -7,7 +7,6 @@ there, every decision is recorded in it.
 from __future__ import annotations
 
 import os
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -59,6 +58,8 @@ class Workspace:
     @property
     def origin(self) -> str:
         """The log's origin line: unique per host and workspace."""
+        import socket
+
         return f"codor.local/{socket.gethostname()}{self.root}"
 
     def has_ledger(self) -> bool:
@@ -77,6 +78,8 @@ class Workspace:
             created.append(f"policy  {self.policy_path}")
         keys = KeyStore(self.keys_dir)
         if not keys.key_path.exists():
+            import socket
+
             name = key_name or f"codor-{socket.gethostname()}".replace("+", "-")
             key = keys.init(name)
             created.append(f"log key {keys.key_path} ({key.vkey()})")

@@ -16,7 +16,17 @@ from codor.errors import (
     PolicyVariableError,
 )
 from codor.policy import compile_ref
-from codor.policy.loader import MAX_EXTENDS_DEPTH, load_policy
+from codor.policy.loader import (
+    _RULESETS_DIR,
+    BUILTIN_RULESETS,
+    MAX_EXTENDS_DEPTH,
+    builtin_ruleset_text,
+    load_policy,
+    parse_builtin_ruleset,
+    prebuilt_ruleset,
+    render_prebuilt_ruleset,
+)
+from codor.policy.source import LocDict, LocList, load_yaml
 
 WritePolicy = Callable[..., Path]
 
@@ -225,3 +235,39 @@ def test_builtin_rulesets_compile_without_warnings(name: str) -> None:
     compiled = compile_ref(f"codor:{name}", workspace="/workspace", home="/home/user", env={})
     assert compiled.warnings == []
     compiled.close()
+
+
+@pytest.mark.parametrize("name", BUILTIN_RULESETS)
+def test_prebuilt_rulesets_are_current(name: str) -> None:
+    shipped = (_RULESETS_DIR / f"{name}.json").read_text("utf-8")
+    assert shipped == render_prebuilt_ruleset(name), \
+        "run: .venv/bin/python scripts/prebuild_rulesets.py"
+
+
+@pytest.mark.parametrize("name", BUILTIN_RULESETS)
+def test_prebuilt_ruleset_keeps_every_line_number(name: str) -> None:
+    ref = f"codor:{name}"
+    from_yaml = load_yaml(builtin_ruleset_text(name), ref)
+    prebuilt = parse_builtin_ruleset(name)
+
+    def walk(a: object, b: object) -> None:
+        assert type(a) is type(b)
+        if isinstance(a, LocDict) and isinstance(b, LocDict):
+            assert (a.source, a.line, a.key_lines) == (b.source, b.line, b.key_lines)
+            assert list(a) == list(b)
+            for key in a:
+                walk(a[key], b[key])
+        elif isinstance(a, LocList) and isinstance(b, LocList):
+            assert (a.source, a.line, a.item_lines) == (b.source, b.line, b.item_lines)
+            assert len(a) == len(b)
+            for x, y in zip(a, b, strict=True):
+                walk(x, y)
+        else:
+            assert a == b
+
+    walk(from_yaml, prebuilt)
+
+
+def test_stale_prebuilt_ruleset_is_ignored() -> None:
+    assert prebuilt_ruleset("default", builtin_ruleset_text("default") + "\n# edited\n") is None
+    assert prebuilt_ruleset("default", builtin_ruleset_text("default")) is not None

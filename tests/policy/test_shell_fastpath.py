@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 from codor.model import freeze, thaw
 from codor.policy.diff import parse_patch
-from codor.policy.guards.secrets import _arguments_json, default_scanner
+from codor.policy.guards.secrets import _arguments_json
+from codor.policy.secret_scanner import default_scanner
 from codor.policy.shell import file_ops, parse_argv, parse_command, write_targets
 from codor.policy.shell.fast import quick_result, split_simple
 from codor.policy.shell.parser import (

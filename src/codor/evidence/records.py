@@ -296,14 +296,14 @@ class StreamSummary:
     @classmethod
     def of(cls, data: bytes) -> StreamSummary:
         """Summarise raw stream bytes: decode (invalid UTF-8 → U+FFFD), redact credentials
-        with :func:`default_scanner().redact <codor.policy.guards.secrets.default_scanner>`,
+        with :func:`default_scanner().redact <codor.policy.secret_scanner.default_scanner>`,
         then cut to :data:`EXCERPT_MAX_BYTES` on a character boundary.
 
         Redaction runs before the cut so a secret is never half-shown. Only the first 64 KiB
         are redacted; if redaction shrinks that so much that the cut could reach its end (a
         partial secret), the excerpt is ``[REDACTED]`` instead.
         """
-        from codor.policy.guards.secrets import default_scanner
+        from codor.policy.secret_scanner import default_scanner
 
         window = data[:_REDACT_WINDOW].decode("utf-8", errors="replace").replace("\x00", "\ufffd")
         redacted = default_scanner().redact(window)

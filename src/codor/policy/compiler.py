@@ -12,17 +12,19 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from codor.canonical import canonical_sha256
 from codor.errors import PolicySchemaError
 from codor.model import ACTION_KINDS, Action
-from codor.policy.extensions import ExtensionRunner, ExtensionSpec, compile_extension
 from codor.policy.guards.base import CompileContext, EvalContext, Finding, Guard
 from codor.policy.loader import PolicyDocument
 from codor.policy.rules import CompiledRule, compile_rule, expand_kinds
 from codor.policy.schema import Section
 from codor.policy.source import LocDict
+
+if TYPE_CHECKING:  # the extension layer (subprocess, threads) loads only when a policy has one
+    from codor.policy.extensions import ExtensionRunner, ExtensionSpec
 
 __all__ = ["GUARD_NAMES", "CompiledPolicy", "Settings", "compile_policy"]
 
@@ -106,6 +108,8 @@ def compile_policy(doc: PolicyDocument, *, workspace: str, home: str,
         rules[rid] = compile_rule(Section(raw, f"rules[{rid}]", warnings), cc)
 
     specs: list[ExtensionSpec] = []
+    if doc.extensions:
+        from codor.policy.extensions import ExtensionRunner, compile_extension
     for ename, raw in doc.extensions.items():
         esec = Section(raw, f"extensions[{ename}]", warnings)
         kinds = expand_kinds(esec.strings("on") or ["*"], esec, "on")

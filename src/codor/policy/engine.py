@@ -33,12 +33,11 @@ InternalErrorHook = Callable[[Action | None, BaseException], None]
 _QUOTES_NOTHING = frozenset({None, "secrets", "injection"})
 
 
-
 def _redactor() -> Callable[[str], str]:
     """Redaction of reason messages, memoised (messages repeat)."""
     from functools import lru_cache
 
-    from codor.policy.guards.secrets import default_scanner
+    from codor.policy.secret_scanner import default_scanner
 
     return lru_cache(maxsize=4096)(default_scanner().redact)
 
@@ -67,7 +66,7 @@ class Engine:
         self._dispatch = policy.dispatch
         self._extensions = policy.extensions
         self._unattended = policy.settings.unattended
-        self._redact = _redactor()
+        self._redact: Callable[[str], str] | None = None  # built at the first deny/ask
         self._sha = policy.sha256
         # Decision memo: an action decided before is decided the same way again as long as
         # every path it resolved still resolves the same (guards are pure functions of the
@@ -168,6 +167,8 @@ class Engine:
             reasons = tuple(Reason(f.rule, f.guard, f.severity, f.message) for f in chosen)
         else:
             redact = self._redact
+            if redact is None:
+                redact = self._redact = _redactor()
             reasons = tuple(Reason(f.rule, f.guard, f.severity,
                                    f.message if f.guard in _QUOTES_NOTHING else
                                    redact(f.message))

@@ -10,8 +10,6 @@ import unicodedata
 from functools import lru_cache
 from typing import Final
 
-import idna
-
 __all__ = [
     "MAX_HOST",
     "MAX_LABEL",
@@ -97,6 +95,8 @@ def _map_unicode(raw: str) -> str:
     for ch in raw:
         if ch in _ASCII_BAD or unicodedata.category(ch) in _BAD_CATEGORIES:
             raise ValueError(f"host contains the character {ch!r}")
+    import idna  # ~3 ms to import; only international names need it
+
     try:
         mapped = idna.uts46_remap(raw, std3_rules=False, transitional=False)
     except Exception as exc:  # idna raises IDNAError, sometimes IndexError on odd input

@@ -6,18 +6,19 @@ The result, :class:`PolicyDocument`, is the merged, variable-expanded policy tha
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from codor.errors import PolicyExtendsError, PolicySchemaError, PolicyVariableError
 from codor.model import thaw
 from codor.policy.schema import PolicyWarning, Section
-from codor.policy.source import LocDict, LocList, load_yaml, read_yaml_file
+from codor.policy.source import LocDict, LocList, from_located_json, load_yaml, read_yaml_file
 
 __all__ = [
     "BUILTIN_RULESETS",
@@ -64,6 +65,9 @@ class PolicyDocument:
         return body
 
 
+_RULESETS_DIR = Path(__file__).parent / "rulesets"
+
+
 def builtin_ruleset_text(name: str) -> str:
     """The YAML text of a built-in ruleset (``default``, ``strict``...)."""
     if name not in BUILTIN_RULESETS:
@@ -71,7 +75,44 @@ def builtin_ruleset_text(name: str) -> str:
             f"unknown built-in ruleset 'codor:{name}'; known: "
             + ", ".join(f"codor:{n}" for n in BUILTIN_RULESETS)
         )
-    return resources.files("codor.policy.rulesets").joinpath(f"{name}.yaml").read_text("utf-8")
+    return (_RULESETS_DIR / f"{name}.yaml").read_text("utf-8")
+
+
+def prebuilt_ruleset(name: str, text: str) -> dict[str, Any] | None:
+    """The shipped pre-parsed form of built-in ruleset ``name`` (``rulesets/<name>.json``,
+    written by ``scripts/prebuild_rulesets.py``) if it was made from exactly ``text``; else
+    ``None`` and the YAML is parsed. It spares a cold ``codor check`` importing the YAML
+    parser when no policy file is involved."""
+    try:
+        with (_RULESETS_DIR / f"{name}.json").open("rb") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("yaml_sha256") != hashlib.sha256(
+            text.encode("utf-8")).hexdigest():
+        return None
+    return data
+
+
+def render_prebuilt_ruleset(name: str) -> str:
+    """The text ``rulesets/<name>.json`` should hold (what :func:`prebuilt_ruleset` reads)."""
+    from codor.policy.source import to_located_json
+
+    text = builtin_ruleset_text(name)
+    body = {"yaml_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+            "generated_by": "scripts/prebuild_rulesets.py",
+            "document": to_located_json(load_yaml(text, f"codor:{name}"))}
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def parse_builtin_ruleset(name: str) -> Any:
+    """A built-in ruleset, parsed with locations (``codor:<name>:<line>``)."""
+    text = builtin_ruleset_text(name)
+    ref = f"codor:{name}"
+    pre = prebuilt_ruleset(name, text)
+    if pre is not None:
+        return from_located_json(pre["document"], ref)
+    return load_yaml(text, ref)
 
 
 def _read(ref: str, base_dir: Path | None, where: str | None) -> tuple[str, Any]:
@@ -79,10 +120,9 @@ def _read(ref: str, base_dir: Path | None, where: str | None) -> tuple[str, Any]
     if ref.startswith("codor:"):
         name = ref.removeprefix("codor:")
         try:
-            text = builtin_ruleset_text(name)
+            return ref, parse_builtin_ruleset(name)
         except PolicyExtendsError as exc:
             raise PolicyExtendsError(exc.message, location=where) from None
-        return ref, load_yaml(text, ref)
     path = Path(os.path.expanduser(ref))
     if not path.is_absolute() and base_dir is not None:
         path = base_dir / path

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from typing import Final
 
 from codor.model import Severity
+from codor.policy.secret_kinds import DEFAULT_ALLOW, KINDS
 
-__all__ = ["DEFAULT_ALLOW", "KINDS"]
+__all__ = ["DEFAULT_ALLOW", "DERIVED_KINDS", "KINDS"]
 
 _A = re.ASCII
 _RUN: Final = 16  # token-like words shorter than this are never secrets of a prefixed kind
@@ -20,17 +21,6 @@ _WORD = "A-Za-z0-9_\\-"
 _B = f"(?<![{_WORD}])"  # a token starts here
 _E = f"(?![{_WORD}])"  # ... and ends here
 _NARROW_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
-
-
-#: Documented example credentials (AWS docs, jwt.io) that are never reported.
-DEFAULT_ALLOW: Final[tuple[str, ...]] = (
-    "AKIAIOSFODNN7EXAMPLE",
-    "AKIAI44QH8DHBEXAMPLE",
-    "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-    "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY",
-    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwi"
-    "aWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
-)
 
 
 Validator = Callable[[str, "re.Match[str]"], bool]
@@ -183,7 +173,7 @@ _PEM_MAX = 65536
 
 _URL_KINDS: Final = ("db_url_password", "basic_auth_url", "slack_webhook", "discord_webhook")
 
-#: Every built-in detector kind, in a stable order.
-KINDS: Final[tuple[str, ...]] = tuple(dict.fromkeys(
+#: Every built-in detector kind, derived from the tables (equal to ``secret_kinds.KINDS``).
+DERIVED_KINDS: Final[tuple[str, ...]] = tuple(dict.fromkeys(
     [t.kind for t in _TOKENS] + [c.kind for c in _CONTEXT] + ["private_key", *_URL_KINDS,
                                                                _GENERIC_KIND]))

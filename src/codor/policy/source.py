@@ -5,13 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from codor.errors import PolicySchemaError, PolicySyntaxError
 
-__all__ = ["LocDict", "LocList", "load_yaml", "location_of"]
-
-_BaseLoader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+__all__ = ["LocDict", "LocList", "from_located_json", "load_yaml", "location_of",
+           "to_located_json"]
 
 
 class LocDict(dict[str, Any]):
@@ -58,7 +55,11 @@ def location_of(value: Any, key: str | int | None = None) -> str | None:
 
 
 def _make_loader(source: str) -> type[Any]:
-    class Loader(_BaseLoader):  # type: ignore[misc]
+    import yaml  # ~15 ms: only paid when a YAML file is actually parsed
+
+    base: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class Loader(base):  # type: ignore[misc]
         pass
 
     def construct_mapping(loader: Any, node: yaml.MappingNode) -> LocDict:
@@ -101,8 +102,11 @@ def _make_loader(source: str) -> type[Any]:
 
 def load_yaml(text: str, source: str) -> Any:
     """Parse YAML text; syntax errors become :class:`PolicySyntaxError` with ``file:line``."""
+    loader = _make_loader(source)
+    import yaml
+
     try:
-        return yaml.load(text, Loader=_make_loader(source))  # noqa: S506 - safe loader subclass
+        return yaml.load(text, Loader=loader)  # noqa: S506 - safe loader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{source}:{mark.line + 1}" if mark is not None else source
@@ -121,3 +125,40 @@ def read_yaml_file(path: Path) -> Any:
     except (OSError, UnicodeDecodeError) as exc:
         raise PolicySchemaError(f"cannot read policy file: {exc}", location=str(path)) from None
     return load_yaml(text, str(path))
+
+
+# -- a located document as plain JSON (the built-in rulesets ship pre-parsed in this form) --
+# A mapping is {"m": line, "k": [[key, key line, value], ...]}, a list {"l": line, "i": [[item
+# line, value], ...]}; scalars are themselves. Only these two shapes are JSON objects.
+
+
+def to_located_json(value: Any) -> Any:
+    """The JSON form of a value returned by :func:`load_yaml`, line numbers included."""
+    if isinstance(value, LocDict):
+        return {"m": value.line, "k": [[k, value.key_lines.get(k, 0), to_located_json(v)]
+                                       for k, v in value.items()]}
+    if isinstance(value, LocList):
+        lines = value.item_lines + [0] * (len(value) - len(value.item_lines))
+        return {"l": value.line, "i": [[n, to_located_json(v)] for n, v in zip(lines, value,
+                                                                                strict=True)]}
+    if isinstance(value, dict | list):
+        raise TypeError("to_located_json takes what load_yaml returned (LocDict/LocList)")
+    return value
+
+
+def from_located_json(value: Any, source: str) -> Any:
+    """Rebuild what :func:`load_yaml` returned from :func:`to_located_json`'s form."""
+    if isinstance(value, dict):
+        if "m" in value:
+            out = LocDict(source=source, line=value["m"])
+            key_lines = out.key_lines
+            for key, line, item in value["k"]:
+                out[key] = from_located_json(item, source)
+                key_lines[key] = line
+            return out
+        seq = LocList(source=source, line=value["l"])
+        for line, item in value["i"]:
+            seq.append(from_located_json(item, source))
+            seq.item_lines.append(line)
+        return seq
+    return value

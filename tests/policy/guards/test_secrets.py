@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import json
 import re
+import subprocess
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,11 +17,9 @@ from hypothesis import strategies as st
 from codor.errors import PolicyPatternError, PolicySchemaError
 from codor.policy.guards import secrets
 from codor.policy.guards.base import Finding
-from codor.policy.guards.secrets import (
-    DEFAULT_ALLOW,
-    KINDS,
+from codor.policy.guards.secrets import DEFAULT_ALLOW, KINDS, SecretsGuard
+from codor.policy.secret_scanner import (
     SecretScanner,
-    SecretsGuard,
     default_scanner,
     redacted_form,
     shannon_entropy,
@@ -177,6 +177,21 @@ def test_each_builtin_detector_finds_its_secret(kind: str, text: str, secret: st
 def test_every_builtin_kind_has_a_sample_and_there_are_at_least_30() -> None:
     assert len(KINDS) >= 30
     assert set(KINDS) == {k for k, _t, _s in SAMPLES}
+
+
+def test_the_listed_kinds_are_exactly_the_detector_tables() -> None:
+    from codor.policy.secret_detectors import DERIVED_KINDS
+
+    assert KINDS == DERIVED_KINDS
+
+
+def test_loading_a_policy_compiles_no_detector() -> None:
+    code = ("import sys; from codor.policy import load_engine; "
+            "e = load_engine('codor:default', workspace='/tmp', env={}); "
+            "print('codor.policy.secret_detectors' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False"
 
 
 @pytest.mark.parametrize("text", BENIGN, ids=range(len(BENIGN)))

@@ -39,8 +39,9 @@ import binascii
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Final
+from dataclasses import dataclass, replace
+from functools import cache
+from typing import Final, cast
 
 from codor.errors import PolicySchemaError
 from codor.model import INBOUND_SOURCES, Action
@@ -57,7 +58,7 @@ class Signal:
     trigger words occurs in the text (no triggers: always tried)."""
 
     name: str
-    regex: re.Pattern[str]
+    regex: re.Pattern[str] | str  # a str is compiled on first use (see _ready)
     weight: float
     triggers: frozenset[bytes] = frozenset()
     cased: bool = False  # match the normalised text before lowercasing
@@ -81,7 +82,7 @@ _POLICY = (r"(?:polic(?:y|ies)|guardrails?|safeguards?|safety\s+(?:rules|measure
 def _sig(name: str, regex: str, weight: float, triggers: str, *, cased: bool = False) -> Signal:
     # Patterns start with literal words (no leading \b: sre then skips ahead quickly); the
     # word boundary before a match is checked by _search.
-    return Signal(name, re.compile(regex), weight,
+    return Signal(name, regex, weight,
                   frozenset(w.encode() for w in triggers.split()), cased)
 
 
@@ -228,6 +229,18 @@ def _search(regex: re.Pattern[str], text: str) -> bool:
         pos = start + 1
 
 
+def _ready(phrases: Sequence[Signal]) -> tuple[Signal, ...]:
+    """``phrases`` with every regex compiled (the built-in ones are kept as text until the
+    first scan: compiling them costs ~6 ms that a policy load should not pay)."""
+    return tuple(s if not isinstance(s.regex, str) else replace(s, regex=re.compile(s.regex))
+                 for s in phrases)
+
+
+@cache
+def _default_phrases() -> tuple[Signal, ...]:
+    return _ready(_PHRASES)
+
+
 def _phrase_signals(cased: str, phrases: Sequence[Signal], found: dict[str, float]) -> None:
     norm = cased.lower()
     if not norm.isascii():
@@ -237,7 +250,8 @@ def _phrase_signals(cased: str, phrases: Sequence[Signal], found: dict[str, floa
         if sig.name in found or (sig.triggers and sig.triggers.isdisjoint(words)):
             continue
         subject = cased if sig.cased else norm
-        if _search(sig.regex, subject) if sig.word_start else sig.regex.search(subject):
+        regex = cast("re.Pattern[str]", sig.regex)  # _ready compiled it
+        if _search(regex, subject) if sig.word_start else regex.search(subject):
             found[sig.name] = sig.weight
 
 
@@ -316,8 +330,14 @@ def _hidden_signals(text: str, found: dict[str, float]) -> str:
     return hidden
 
 
-def score_text(text: str, phrases: Sequence[Signal] = _PHRASES) -> Score:
-    """Score ``text`` with ``phrases`` plus the hidden-character, encoding and markdown checks."""
+def score_text(text: str, phrases: Sequence[Signal] | None = None) -> Score:
+    """Score ``text`` with ``phrases`` (default: the built-in ones) plus the hidden-character,
+    encoding and markdown checks."""
+    phrases = _default_phrases() if phrases is None else _ready(phrases)
+    return _score(text, phrases)
+
+
+def _score(text: str, phrases: Sequence[Signal]) -> Score:
     found: dict[str, float] = {}
     hidden = _hidden_signals(text, found)
     cased = normalise(text, lower=False)
@@ -348,7 +368,8 @@ class InjectionGuard:
         self._sources = sources
         self._allow_clean = allow_clean
         self._max = max_scan_bytes
-        self._phrases = phrases
+        self._source_phrases = phrases
+        self._phrases: tuple[Signal, ...] | None = None  # compiled at the first check
 
     def check(self, action: Action, ctx: EvalContext) -> Sequence[Finding]:
         source = action.source or "tool"
@@ -361,7 +382,10 @@ class InjectionGuard:
             if len(raw) > self._max:
                 unscanned = len(raw)
                 text = raw[: self._max].decode("utf-8", "ignore")
-        result = score_text(text, self._phrases)
+        phrases = self._phrases
+        if phrases is None:
+            phrases = self._phrases = _ready(self._source_phrases)
+        result = _score(text, phrases)
         listed = ", ".join(result.signals) or "none"
         what = f"{source} content"
         tail = (f"; the text is {unscanned} bytes and only the first {self._max} were scanned"

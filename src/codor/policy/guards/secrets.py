@@ -45,9 +45,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
-from typing import Any, Final, cast
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from codor.errors import PolicySchemaError
 from codor.model import Action, Severity, thaw
@@ -56,26 +56,12 @@ from codor.policy.guards.base import CompileContext, EvalContext, Finding
 from codor.policy.memo import Memo
 from codor.policy.patterns import GlobSet, compile_regex
 from codor.policy.schema import Section
-from codor.policy.secret_detectors import DEFAULT_ALLOW, KINDS
-from codor.policy.secret_scanner import (
-    SecretMatch,
-    SecretScanner,
-    default_scanner,
-    redacted_form,
-    shannon_entropy,
-)
+from codor.policy.secret_kinds import DEFAULT_ALLOW, KINDS
 
-__all__ = [
-    "DEFAULT_ALLOW",
-    "KINDS",
-    "SecretMatch",
-    "SecretScanner",
-    "SecretsGuard",
-    "compile_guard",
-    "default_scanner",
-    "redacted_form",
-    "shannon_entropy",
-]
+if TYPE_CHECKING:
+    from codor.policy.secret_scanner import SecretMatch, SecretScanner
+
+__all__ = ["DEFAULT_ALLOW", "KINDS", "SecretsGuard", "compile_guard"]
 
 _MEMO_MAX_CHARS = 4096  # texts up to this size have their findings memoised
 
@@ -104,13 +90,23 @@ class SecretsGuard:
     name = "secrets"
     kinds = _SCANNED
 
-    def __init__(self, scanner: SecretScanner, effect: str, skip: GlobSet,
+    def __init__(self, scanner: Callable[[], SecretScanner], effect: str, skip: GlobSet,
                  max_scan_bytes: int) -> None:
-        self.scanner = scanner
+        self._make_scanner = scanner
+        self._scanner: SecretScanner | None = None
         self._effect = effect
         self._skip = skip
         self._max = max_scan_bytes
         self._memo: Memo[tuple[str, str], tuple[Finding, ...]] = Memo()
+
+    @property
+    def scanner(self) -> SecretScanner:
+        """The configured scanner, built on first use (the configuration was validated when
+        the policy compiled)."""
+        got = self._scanner
+        if got is None:
+            got = self._scanner = self._make_scanner()
+        return got
 
     def check(self, action: Action, ctx: EvalContext) -> Sequence[Finding]:
         if action.kind == "command.exec" and action.argv is None:  # the usual command
@@ -143,6 +139,8 @@ class SecretsGuard:
         matches = self.scanner.scan(text)
         if not matches and not unscanned:
             return []
+        from codor.policy.secret_scanner import redacted_form
+
         first: dict[str, SecretMatch] = {}
         count: dict[str, int] = {}
         for m in matches:
@@ -240,8 +238,13 @@ def compile_guard(section: Section, cc: CompileContext) -> SecretsGuard:
     min_length = ent.integer("min_length", 20, minimum=1)
     max_scan = section.integer("max_scan_bytes", 4 * 1024 * 1024, minimum=1)
     assert min_length is not None and max_scan is not None
-    scanner = SecretScanner(disabled=disabled, extra=extra, allow=allow,
-                            entropy=ent.boolean("enabled", True), min_length=min_length,
-                            threshold=threshold)
+    entropy = ent.boolean("enabled", True)
+
+    def scanner() -> SecretScanner:
+        from codor.policy.secret_scanner import SecretScanner
+
+        return SecretScanner(disabled=disabled, extra=extra, allow=allow, entropy=entropy,
+                             min_length=min_length, threshold=threshold)
+
     skip = cc.globs(section, "skip_paths", warn_empty=False)
     return SecretsGuard(scanner, effect, skip, max_scan)
