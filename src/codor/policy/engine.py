@@ -19,7 +19,7 @@ from codor.errors import CodorError
 from codor.model import ACTION_KINDS, Action, Decision, Outcome, Reason
 from codor.policy.builtins import BuiltinProtections
 from codor.policy.compiler import CompiledPolicy
-from codor.policy.guards.base import EvalContext, Finding, Guard, Observations
+from codor.policy.guards.base import EvalContext, Finding, Guard, Observations, still_true
 from codor.policy.memo import Memo
 
 if TYPE_CHECKING:
@@ -102,20 +102,25 @@ class Engine:
         if kind not in ACTION_KINDS:
             return Decision("deny", (Reason("engine.unknown_kind", None, "high",
                                             f"unknown action kind {kind!r}"),), policy=self._sha)
-        ctx = EvalContext(now, self.policy.workspace, self.policy.home, action.cwd)
+        policy = self.policy
         memo = self._memo
         if memo is not None and action.token is None and (
                 self._extensions is None or kind not in self._extensions.by_kind):
             try:
                 entry = memo.get(action)
             except TypeError:  # an unhashable value slipped into the action
-                return self._evaluate(action, ctx, kind)
-            if entry is not None and ctx.still_true(entry[0]):
+                entry = None
+                memo = None
+            # a hit costs the path re-resolution only: no evaluation context is built
+            if entry is not None and still_true(entry[0], policy.home):
                 return entry[1]
+            ctx = EvalContext(now, policy.workspace, policy.home, action.cwd)
             decision = self._evaluate(action, ctx, kind)
-            memo.put(action, (ctx.observations(), decision))
+            if memo is not None:
+                memo.put(action, (ctx.observations(), decision))
             return decision
-        return self._evaluate(action, ctx, kind)
+        return self._evaluate(action, EvalContext(now, policy.workspace, policy.home,
+                                                  action.cwd), kind)
 
     def _evaluate(self, action: Action, ctx: EvalContext, kind: str) -> Decision:
         findings: list[Finding] = []
