@@ -70,6 +70,9 @@ INBOUND_SOURCES: Final[frozenset[str]] = frozenset({"user", "tool", "web"})
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
+_SCALARS: Final = frozenset({str, int, float, bool, type(None)})
+
+
 class FrozenMap(Mapping[str, Any]):
     """A read-only, hashable mapping (what :func:`freeze` makes of a JSON object), so that
     actions can be compared, hashed and used as memo keys."""
@@ -108,18 +111,30 @@ class FrozenMap(Mapping[str, Any]):
 _EMPTY = FrozenMap()
 
 
+def _wrap(data: dict[str, Any]) -> FrozenMap:
+    """A FrozenMap that owns ``data`` (a new dict nobody else holds): no copy."""
+    out = object.__new__(FrozenMap)
+    out._data = data
+    out._hash = None
+    return out
+
+
 def freeze(value: Any) -> Any:
     """Deep-freeze JSON-like data: objects become :class:`FrozenMap`, lists become tuples."""
+    t = type(value)  # exact types first: actions are built on the decision path
+    if t in _SCALARS:
+        return value
+    if t is dict:
+        return _wrap({str(k): freeze(v) for k, v in value.items()})
+    if t is list or t is tuple:
+        return tuple(freeze(v) for v in value)
     if isinstance(value, FrozenMap):
         return value
     if isinstance(value, Mapping):
-        return FrozenMap({str(k): freeze(v) for k, v in value.items()})
+        return _wrap({str(k): freeze(v) for k, v in value.items()})
     if isinstance(value, list | tuple):
         return tuple(freeze(v) for v in value)
     return value
-
-
-_SCALARS: Final = frozenset({str, int, float, bool, type(None)})
 
 
 def thaw(value: Any) -> Any:
@@ -318,7 +333,7 @@ def _conv_port(value: Any, kind: str, location: str | None) -> int:
 
 def _conv_object(name: str) -> Callable[[Any, str, str | None], Any]:
     def convert(value: Any, kind: str, location: str | None) -> Any:
-        if not isinstance(value, Mapping):
+        if type(value) is not dict and not isinstance(value, Mapping):
             _fail(kind, location, f"{name} must be an object")
         return freeze(value)
 
