@@ -5,6 +5,8 @@ set -euo pipefail
 REQUIRED=(
   "git git"
   "pg_ctlcluster postgresql"  # PostgreSQL server for the ledger store tests (initdb, pg_ctl)
+  "bwrap bubblewrap"          # the default sandbox backend (codor run, shell.exec, test.run)
+  "nsenter util-linux"        # joins the sandbox's network namespace for the egress forwarder
 )
 missing=()
 for entry in "${REQUIRED[@]}"; do
