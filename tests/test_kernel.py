@@ -96,3 +96,41 @@ def test_disk_full_fails_closed_and_keeps_what_was_recorded(
     assert "full" in decision.reasons[0].message
     kernel.close()
     assert ws.open_ledger(signing=False).verify().ok
+
+
+def committed_entries(ws: Workspace) -> int:
+    """Entries another connection sees: committed ones only."""
+    import sqlite3
+
+    conn = sqlite3.connect(ws.ledger_path)
+    try:
+        return int(conn.execute("SELECT COUNT(*) FROM entries").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def test_an_allow_is_committed_before_it_is_returned(
+    tmp_path: Path, make_engine: EngineFactory
+) -> None:
+    kernel, ws = kernel_at(tmp_path, make_engine)
+    try:
+        assert kernel.decide(act("file.read", path="src/a.py")).decision == "allow"
+        assert committed_entries(ws) == 2  # the session start and the allow, both on disk
+    finally:
+        kernel.close()
+
+
+def test_group_allows_leaves_allows_to_the_group_commit(
+    tmp_path: Path, make_engine: EngineFactory
+) -> None:
+    ws = Workspace(tmp_path, tmp_path / ".codor")
+    ws.init(key_name="test")
+    kernel = Kernel(make_engine("codor:default", workspace=str(tmp_path)), ws.open_ledger(),
+                    group_allows=True)
+    try:
+        assert kernel.decide(act("file.read", path="src/a.py")).decision == "allow"
+        assert committed_entries(ws) == 1  # the session start; the allow waits for its batch
+        assert kernel.decide(act("file.read", path="~/.ssh/id_rsa")).decision == "deny"
+        assert committed_entries(ws) == 3  # a deny commits at once, the allow with it
+    finally:
+        kernel.close()

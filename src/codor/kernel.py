@@ -3,21 +3,25 @@
 ``Kernel.decide`` asks the policy engine and records the decision as evidence in the
 workspace ledger (when there is one). Recording is part of deciding: if the decision cannot
 be recorded (disk full, read-only store), the answer is a deny with a clear reason — never an
-unrecorded allow. Each session starts with a recorded random challenge that its later records
-carry, so evidence cannot be prepared before the session began.
+unrecorded allow. So every record is committed before its decision is returned; only a
+kernel made with ``group_allows=True`` (a long-running process that wants the store's group
+commit for throughput) lets ordinary allow records wait for the next group commit, and a
+store fault at that commit then denies the *next* decision, not the allows already given.
+Each session starts with a recorded random challenge that its later records carry, so
+evidence cannot be prepared before the session began.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from codor.model import Action, Agent, Decision, Reason
 
 if TYPE_CHECKING:
-    from codor.evidence.records import Observer, SessionStart
+    from codor.evidence.records import Observer, SessionStart, StreamSummary
     from codor.ledger.log import Ledger
     from codor.policy.engine import Engine
 
@@ -64,14 +68,30 @@ def _redact_tree(value: object, redact: Callable[[str], str]) -> object:
     return value
 
 
+def _unrecorded(decision: Decision, exc: Exception) -> Decision:
+    """The deny given when ``decision`` could not be recorded: rule ``ledger.unavailable``,
+    the failure on one line with its error code (``E_LEDGER_STORE`` for the store)."""
+    from codor.errors import CodorError
+
+    code, text = (exc.code, exc.message) if isinstance(exc, CodorError) else \
+        (type(exc).__name__, str(exc))
+    text = " ".join(text.split())
+    if len(text) > 300:
+        text = text[:297] + "..."
+    reason = Reason("ledger.unavailable", None, "critical",
+                    f"the decision could not be recorded [{code}]: {text}; denied")
+    return Decision("deny", (reason, *decision.reasons), decision.warnings, decision.policy)
+
+
 class Kernel:
     """Decides and records. ``ledger=None`` decides without recording (``--no-record``)."""
 
     def __init__(self, engine: Engine, ledger: Ledger | None = None, *,
-                 observer: Observer = "codor-engine") -> None:
+                 observer: Observer = "codor-engine", group_allows: bool = False) -> None:
         self.engine = engine
         self.ledger = ledger
         self.observer: Observer = observer
+        self.group_allows = group_allows
         self._sessions: dict[str, SessionStart] = {}
         self._lock = threading.Lock()
         self._default_session = f"s-{os.getpid()}-{os.urandom(4).hex()}"
@@ -97,16 +117,13 @@ class Kernel:
         try:
             self.record(action, decision)
         except Exception as exc:
-            reason = Reason("ledger.unavailable", None, "critical",
-                            f"the decision could not be recorded ({type(exc).__name__}: "
-                            f"{str(exc)[:200]}); denied")
-            return Decision("deny", (reason, *decision.reasons), decision.warnings,
-                            decision.policy)
+            return _unrecorded(decision, exc)
         return decision
 
     def record(self, action: Action, decision: Decision) -> int:
-        """Append the decision as evidence; deny, ask and high-severity decisions are
-        committed before this returns, the rest within the store's group-commit window."""
+        """Append the decision as evidence, committed before this returns (with
+        ``group_allows``, allows of lower than high severity within the store's group-commit
+        window)."""
         from codor.evidence.records import DecisionRecord, now_us
 
         assert self.ledger is not None
@@ -114,8 +131,50 @@ class Kernel:
         wall, mono = now_us()
         record = DecisionRecord(start.session, start.challenge, evidence_form(action),
                                 decision, self.engine.policy.sha256, self.observer, wall, mono)
-        durable = decision.decision != "allow" or decision.severity in _DURABLE_SEVERITIES
+        durable = not self.group_allows or decision.decision != "allow" or \
+            decision.severity in _DURABLE_SEVERITIES
         return self.ledger.append(record.to_bytes(), durable=durable)
+
+    def decide_and_index(self, action: Action) -> tuple[Decision, int | None]:
+        """:meth:`decide` (same fail-closed recording), also returning the ledger index of the
+        decision record: ``None`` without a ledger, or when recording failed (the decision is
+        then the ``ledger.unavailable`` deny)."""
+        decision = self.engine.decide(action)
+        if self.ledger is None:
+            return decision, None
+        try:
+            index = self.record(action, decision)
+        except Exception as exc:
+            return _unrecorded(decision, exc), None
+        return decision, index
+
+    def record_outcome(
+        self, action: Action, decision_index: int | None, *,
+        started: tuple[int, int], ended: tuple[int, int], exit_status: int | None = None,
+        stdout: StreamSummary | None = None, stderr: StreamSummary | None = None,
+        products: Mapping[str, str] | None = None, materials: Mapping[str, str] | None = None,
+        sandbox: str | None = None, observer: Observer = "codor-runtime",
+    ) -> int | None:
+        """Append what executing ``action`` produced as an :class:`OutcomeRecord` bound to the
+        session's challenge; returns its ledger index (``None`` without a ledger).
+
+        ``started``/``ended`` are ``(wall_us, mono_us)`` pairs (:func:`now_us`). The record
+        names its action by ``decision_index`` and by the digest of the action's evidence form
+        (what the decision record stores). Committed before this returns (within the group
+        commit with ``group_allows``); a store fault raises — the action already ran, so the
+        caller reports it rather than denying."""
+        from codor.evidence.records import OutcomeRecord, StreamSummary, action_digest
+
+        if self.ledger is None:
+            return None
+        start = self.session(action.session, action.agent)
+        empty = StreamSummary.of(b"")
+        record = OutcomeRecord(
+            start.session, start.challenge, decision_index,
+            action_digest(evidence_form(action)), exit_status, started[0], ended[0],
+            started[1], ended[1], self.engine.policy.sha256, observer,
+            stdout or empty, stderr or empty, products or {}, materials or {}, sandbox)
+        return self.ledger.append(record.to_bytes(), durable=not self.group_allows)
 
     def close(self) -> None:
         if self.ledger is not None:

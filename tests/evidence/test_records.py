@@ -112,8 +112,9 @@ def test_agent_claims_are_not_observations() -> None:
     claim = outcome_record(s, observer="agent-claim")
     assert not claim.observed
     assert not record_from_bytes(claim.to_bytes()).observed
-    assert set(OBSERVERS) == {"codor-sandbox", "codor-engine", "claude-code-harness",
-                              "codex-harness", "gemini-harness", "mcp-gateway", "agent-claim"}
+    assert set(OBSERVERS) == {"codor-sandbox", "codor-engine", "codor-runtime",
+                              "claude-code-harness", "codex-harness", "gemini-harness",
+                              "mcp-gateway", "agent-claim"}
 
 
 # -- stream excerpts --------------------------------------------------------------------------

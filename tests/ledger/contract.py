@@ -16,7 +16,9 @@ must be picklable, because the multi-process and crash tests call it in child pr
 (``python -c``, with the repository root on ``PYTHONPATH``). ``raw_sql`` runs one statement
 in its own connection and commits it, raising when the database refuses it; the tamper tests
 use the table and column names of the SQLite schema (override :attr:`TAMPER_STATEMENTS` for
-another layout) and expect the refusal to say ``codor ledger`` (:attr:`REFUSAL`).
+another layout) and expect the refusal to say ``codor ledger`` (:attr:`REFUSAL`). The
+failed-write tests make the database itself refuse a body containing ``poison``, with the
+backend's own trigger (:attr:`POISON` and :attr:`CURE`).
 """
 
 from __future__ import annotations
@@ -142,6 +144,15 @@ class LedgerStoreContract:
         "DELETE FROM nodes",
     )
 
+    #: Statements (run by ``raw_sql``) after which the database refuses to store a body that
+    #: contains the bytes ``poison`` — a real write failure, as a full disk would give.
+    POISON: tuple[str, ...] = (
+        "CREATE TRIGGER poison BEFORE INSERT ON bodies WHEN instr(NEW.leaf, 'poison') > 0 "
+        "BEGIN SELECT RAISE(ABORT, 'poisoned body refused'); END",
+    )
+    #: Statements that undo :attr:`POISON`.
+    CURE: tuple[str, ...] = ("DROP TRIGGER poison",)
+
     @pytest.fixture
     def factory(self) -> StoreFactory:
         pytest.fail("a LedgerStoreContract subclass must define the 'factory' fixture")
@@ -233,6 +244,92 @@ class LedgerStoreContract:
             verify_chain(again.entries(0, 5))
         finally:
             again.close()
+
+    # -- group commit: pending entries, failed writes, commit listeners ---------------------
+    def test_pending_entries_are_counted_and_readable(self, factory: StoreFactory,
+                                                      store: LedgerStore) -> None:
+        store.append([b"a"], durable=True)
+        assert store.append([b"b", b"c"]) == [1, 2]
+        assert store.append([b"d"]) == [3]  # not committed yet (batch and interval not reached)
+        assert store.size() == 4
+        assert [e.leaf for e in store.entries(1, 4)] == [b"b", b"c", b"d"]
+        assert store.leaf_hashes(3, 4) == [leaf_hash(b"d")]
+        assert store.entry(2).leaf == b"c"
+        assert store.append([b"e"]) == [4]  # appending goes on after the read
+        verify_chain(store.entries(0, 5))
+        store.flush()
+        other = factory()
+        try:
+            assert [e.leaf for e in other.entries(0, 5)] == [b"a", b"b", b"c", b"d", b"e"]
+        finally:
+            other.close()
+
+    def test_a_failed_batch_write_commits_nothing(self, factory: StoreFactory,
+                                                  raw_sql: RawSQL) -> None:
+        store = factory()
+        try:
+            store.append([b"kept"], durable=True)
+            for statement in self.POISON:
+                raw_sql(statement)
+            assert store.append([b"fine"]) == [1]
+            assert store.append([b"poison", b"after"]) == [2, 3]
+            with pytest.raises(LedgerStoreError, match=r"poisoned body refused.*uncommitted "
+                                                       r"entries 1\.\.3 were rolled back"):
+                store.flush()  # the batch is written only now, and refused as a whole
+            assert store.size() == 1
+            other = factory()
+            try:
+                assert other.size() == 1  # not one row of the batch was committed
+            finally:
+                other.close()
+            for statement in self.CURE:
+                raw_sql(statement)
+            assert store.append([b"again"], durable=True) == [1]
+            assert [e.leaf for e in store.entries(0, 2)] == [b"kept", b"again"]
+            verify_chain(store.entries(0, 2))
+        finally:
+            store.close()
+
+    def test_a_durable_append_that_fails_names_earlier_entries_lost(
+            self, factory: StoreFactory, raw_sql: RawSQL) -> None:
+        store = factory()
+        try:
+            for statement in self.POISON:
+                raw_sql(statement)
+            store.append([b"one", b"two"])
+            with pytest.raises(LedgerStoreError, match=r"entries 0\.\.1 were rolled back"):
+                store.append([b"poison"], durable=True)  # its own entry: the exception
+            assert store.size() == 0
+        finally:
+            store.close()
+
+    def test_commit_listeners_get_committed_entries_once_in_order(
+            self, factory: StoreFactory, raw_sql: RawSQL) -> None:
+        store = factory()
+        seen: list[tuple[int, bytes]] = []
+        listen = getattr(store, "add_commit_listener", None)
+        assert callable(listen), "the store has no add_commit_listener"
+        listen(seen.extend)
+        try:
+            store.append([b"a", b"b"], durable=True)
+            assert seen == [(0, b"a"), (1, b"b")]
+            store.append([b"c"])
+            assert seen == [(0, b"a"), (1, b"b")]  # pending: not committed, not told
+            store.flush()
+            for statement in self.POISON:
+                raw_sql(statement)
+            store.append([b"lost"])
+            store.append([b"poison"])
+            with pytest.raises(LedgerStoreError):
+                store.flush()
+            for statement in self.CURE:
+                raw_sql(statement)
+            store.append([b"d"])
+            store.append([b"e"], durable=True)
+            store.append([b"f"])
+        finally:
+            store.close()  # commits "f" and tells the listener
+        assert seen == [(0, b"a"), (1, b"b"), (2, b"c"), (3, b"d"), (4, b"e"), (5, b"f")]
 
     # -- immutability -----------------------------------------------------------------------
     def test_update_and_delete_refused(self, store: LedgerStore, raw_sql: RawSQL) -> None:

@@ -198,3 +198,56 @@ def test_bad_arguments(path: Path) -> None:
             store.add_checkpoint(-1, "x")
         with pytest.raises(ValueError):
             store.put_nodes([(-1, 0, bytes(32))])
+
+
+READ_ONLY_CHILD = r"""
+import sys
+from codor.ledger.sqlite import SQLiteStore
+from codor.ledger.store import LedgerStoreError, verify_chain
+store = SQLiteStore(sys.argv[1])
+print("reason:", store.read_only)
+print("entries:", [e.leaf.decode() for e in store.entries(0, store.size())])
+verify_chain(store.entries(0, store.size()))
+for name, call in [("append", lambda: store.append([b"c"], durable=True)),
+                   ("append-later", lambda: store.append([b"d"])),
+                   ("checkpoint", lambda: store.add_checkpoint(2, "note")),
+                   ("nodes", lambda: store.put_nodes([(1, 0, bytes(32))])),
+                   ("prune", lambda: store.prune_bodies(1e12))]:
+    try:
+        call()
+    except LedgerStoreError as exc:
+        print(name, "refused:", exc)
+    else:
+        print(name, "WORKED")
+print("size:", store.size())
+store.close()
+"""
+
+
+def test_a_read_only_ledger_opens_for_reading_and_refuses_every_write(path: Path) -> None:
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    with SQLiteStore(path) as store:
+        store.append([b"a", b"b"], durable=True)
+    unshare = shutil.which("unshare")
+    assert unshare is not None, "this test needs `unshare -m` (util-linux, run as root)"
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [unshare, "-m", "sh", "-c", 'mount --bind -o ro "$1" "$1" && shift && exec "$@"', "sh",
+         str(path.parent), sys.executable, "-c", READ_ONLY_CHILD, str(path)],
+        capture_output=True, text=True, timeout=60, check=False,
+        env={**os.environ, "PYTHONPATH": str(root / "src")})
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "reason: Read-only file system"
+    assert lines[1] == "entries: ['a', 'b']"
+    for name, line in zip(("append", "append-later", "checkpoint", "nodes", "prune"),
+                          lines[2:7], strict=True):
+        assert line.startswith(f"{name} refused: ledger '{path}' is read-only (Read-only file "
+                               "system): nothing can be recorded"), line
+    assert lines[7] == "size: 2"
+    with SQLiteStore(path) as store:  # writable again outside the read-only mount
+        assert [e.leaf for e in store.entries(0, store.size())] == [b"a", b"b"]

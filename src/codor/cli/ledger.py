@@ -1,5 +1,5 @@
 """``codor init``, ``codor keys ...`` and ``codor ledger verify|prove|checkpoint|tail``, and
-``codor ledger export|verify-bundle|prune``."""
+``codor ledger export|verify-bundle|prune|sinks``."""
 
 from __future__ import annotations
 
@@ -40,6 +40,8 @@ def run_ledger(args: argparse.Namespace) -> int:
         return _keys(args, workspace)
     if args.ledger_command in ("export", "verify-bundle", "prune"):
         return _bundles(args, workspace)
+    if args.ledger_command == "sinks":
+        return _sink_stats(workspace, as_json=bool(getattr(args, "json", False)))
     if args.ledger_command == "verify":
         from codor.ledger.retention import pruned_bodies, warn_if_large
 
@@ -298,4 +300,47 @@ def _prune(args: argparse.Namespace, workspace: Workspace) -> int:
     if not args.no_vacuum:
         before, after = compact(workspace.ledger_path)
         print(f"ledger file: {mib(before)} MiB -> {mib(after)} MiB")
+    return EXIT_OK
+
+
+_STAT_COLUMNS = ("sent", "failed", "dropped", "queued")
+
+
+def _sink_stats(workspace: Workspace, *, as_json: bool) -> int:
+    """``codor ledger sinks``: what the sinks of ``.codor/sinks.yaml`` delivered, failed and
+    dropped, added up over every process that used them (``.codor/sinks-stats.json``)."""
+    from codor.cli.main import EXIT_OK
+    from codor.ledger.sinks.base import read_stats
+    from codor.ledger.sinks.config import STATS_FILE
+
+    config = workspace.home / "sinks.yaml"
+    path = workspace.home / STATS_FILE
+    data = read_stats(path)
+    if as_json:
+        print(json.dumps({"configured": config.is_file(), "stats_file": str(path),
+                          "stats": data}))
+        return EXIT_OK
+    if not config.is_file():
+        print(f"no sinks configured ({config} does not exist)")
+    if data is None:
+        print(f"no sink statistics yet ({path} is written when a process that used the "
+              "sinks closes its ledger)")
+        return EXIT_OK
+    print(f"sink statistics of {data.get('runs', '?')} run(s) from {data.get('since', '?')} to "
+          f"{data.get('updated', '?')} ({path}):")
+    rows = [(name, counters) for name, counters in sorted(data["sinks"].items())
+            if name != "fanout" and isinstance(counters, dict)]
+    width = max([len(name) for name, _ in rows] + [4])
+    print(f"  {'sink':<{width}}  " + "  ".join(f"{c:>8}" for c in _STAT_COLUMNS))
+    for name, counters in rows:
+        print(f"  {name:<{width}}  " +
+              "  ".join(f"{counters.get(c, 0):>8}" for c in _STAT_COLUMNS))
+    last = data.get("last_run")
+    if isinstance(last, dict) and isinstance(last.get("sinks"), dict):
+        lost = [f"{name}: {counters.get('dropped', 0)} dropped, {counters.get('failed', 0)} "
+                f"failed" for name, counters in sorted(last["sinks"].items())
+                if isinstance(counters, dict) and name != "fanout" and
+                (counters.get("dropped") or counters.get("failed"))]
+        print(f"  last run: pid {last.get('pid', '?')}, ended {last.get('ended', '?')}" +
+              (f"; {'; '.join(lost)}" if lost else "; nothing dropped or failed"))
     return EXIT_OK

@@ -118,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="e.g. 30d, 12h, 90m, 2w")
     lr.add_argument("--no-vacuum", action="store_true",
                     help="do not VACUUM the file afterwards (the space is then reused, not freed)")
+    ls = lsub.add_parser("sinks", help="what the sinks of .codor/sinks.yaml sent, failed and "
+                                       "dropped (totals over every run)")
+    ls.add_argument("--json", action="store_true", help="print the statistics as JSON")
     for p in (lv, lp, lt, *lsub.choices.values()):
         if not any(a.dest == "workspace" for a in p._actions):
             p.add_argument("--workspace", "-w", default=None)

@@ -19,11 +19,13 @@ within ±(2**53 - 1), so the canonical form is exact in every JSON implementatio
 
 ``observer`` says who saw the fact, one of :data:`OBSERVERS`:
 ``codor-sandbox`` (CODOR ran the action in its sandbox), ``codor-engine`` (CODOR's decision
-engine: decisions, session starts), ``claude-code-harness`` / ``codex-harness`` /
-``gemini-harness`` (the agent's harness reported it through its hook protocol — seen by the
-harness, not said by the agent), ``mcp-gateway`` (CODOR's MCP gateway relayed the call and its
-result), and ``agent-claim``: the agent *says* so. A claim is never an observation —
-:attr:`observed` is false for it and verifiers must not count it as evidence.
+engine: decisions, session starts), ``codor-runtime`` (CODOR's tool router ran a built-in tool
+itself: in-process file tools, or a command through its sandbox runner),
+``claude-code-harness`` / ``codex-harness`` / ``gemini-harness`` (the agent's harness reported
+it through its hook protocol — seen by the harness, not said by the agent), ``mcp-gateway``
+(CODOR's MCP gateway relayed the call and its result), and ``agent-claim``: the agent *says*
+so. A claim is never an observation — :attr:`observed` is false for it and verifiers must not
+count it as evidence.
 
 Bad input raises :class:`ValueError` naming the field; construction validates too, so an
 invalid record cannot exist.
@@ -56,8 +58,8 @@ EXCERPT_MAX_BYTES: Final = 2048
 #: How much of a stream is redacted before the excerpt is cut (secrets are found whole).
 _REDACT_WINDOW: Final = 64 * 1024
 
-Observer = Literal["codor-sandbox", "codor-engine", "claude-code-harness", "codex-harness",
-                   "gemini-harness", "mcp-gateway", "agent-claim"]
+Observer = Literal["codor-sandbox", "codor-engine", "codor-runtime", "claude-code-harness",
+                   "codex-harness", "gemini-harness", "mcp-gateway", "agent-claim"]
 OBSERVERS: Final[tuple[str, ...]] = get_args(Observer)
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 

@@ -1,8 +1,14 @@
 """The ledger as a transparency log: append evidence, sign checkpoints, prove and verify.
 
 ``Ledger`` ties a :class:`~codor.ledger.store.LedgerStore` (entries, chain hashes, checkpoints)
-to an RFC 6962 :class:`~codor.ledger.merkle.MerkleTree` and a C2SP signed-note log key.
-Verification needs only the store's bytes and the public key(s).
+to an RFC 6962 Merkle tree (:class:`~codor.ledger.tree.StoredTree`) and a C2SP signed-note log
+key. Verification needs only the store's bytes and the public key(s).
+
+The tree is not rebuilt from every leaf when a ledger opens: signing a checkpoint also stores
+the Merkle nodes completed since the last one, and the next :meth:`Ledger.sync` starts from
+the compact range of the latest checkpoint (at most log2(n) stored nodes, checked to fold to
+the root that checkpoint signed) and hashes only the leaves after it. :meth:`Ledger.verify`
+and :meth:`Ledger.extends` never trust stored nodes: they recompute from the entries.
 """
 
 from __future__ import annotations
@@ -18,18 +24,20 @@ from codor.evidence.keys import LogKey, Verifier
 from codor.ledger.checkpoint import Checkpoint, open_checkpoint, sign_note
 from codor.ledger.merkle import (
     EMPTY_ROOT,
-    MerkleTree,
     leaf_hash,
+    root_from_compact_range,
     verify_consistency,
     verify_inclusion,
 )
 from codor.ledger.sinks.base import SinkFanout
 from codor.ledger.store import GENESIS_CHAIN, LedgerStore, LedgerStoreError
+from codor.ledger.tree import StoredTree, compact_nodes
 
 __all__ = ["InclusionProof", "Ledger", "VerifyReport"]
 
 Progress = Callable[[int, int], None]
 _BATCH = 4096
+_NODES_PER_WRITE = 50_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,13 +84,14 @@ RowSource = Callable[[int, int], list[tuple[int, bytes | None, bytes, bytes]]]
 _PARALLEL_FROM = 50_000  # entries; below this a second process costs more than it saves
 
 
-def first_bad_leaf(path: str, size: int) -> int | None:
-    """The first entry (below ``size``) of the SQLite ledger at ``path`` whose body does not
-    hash to its leaf hash (read-only; run in a helper process by :meth:`Ledger.verify`)."""
+def first_bad_leaf(path: str, size: int, uri: str | None = None) -> int | None:
+    """The first entry (below ``size``) of the SQLite ledger at ``path`` (opened as ``uri``
+    when given) whose body does not hash to its leaf hash (read-only; run in a helper process
+    by :meth:`Ledger.verify`)."""
     import sqlite3
     from urllib.parse import quote
 
-    conn = sqlite3.connect(f"file:{quote(path)}?mode=ro", uri=True)
+    conn = sqlite3.connect(uri or f"file:{quote(path)}?mode=ro", uri=True)
     try:
         sha256 = hashlib.sha256
         for start in range(0, size, 20_000):
@@ -117,33 +126,93 @@ class Ledger:
         self.origin = origin
         self.key = key
         self.verifiers = list(verifiers)
-        self._tree = MerkleTree()
+        self._tree: StoredTree | None = None  # opened by the first sync()
+        # sinks see an entry once it is committed, never before (a rolled-back one never)
+        self._emit_on_flush = False
+        if sinks is not None:
+            listen = getattr(store, "add_commit_listener", None)
+            if callable(listen):
+                listen(self._committed)
+            else:  # a store without commit listeners: commit, then emit
+                self._emit_on_flush = True
 
     # -- writing ----------------------------------------------------------------------------
     def append(self, leaf: bytes, *, durable: bool = False) -> int:
-        """Append one evidence entry; ``durable`` commits before returning."""
-        index = self.store.append([leaf], durable=durable)[0]
-        if self.sinks is not None:
-            self.sinks.emit(index, leaf)
-        return index
+        """Append one evidence entry; ``durable`` commits before returning. The sinks get
+        it once the store has committed it."""
+        return self.append_many([leaf], durable=durable)[0]
 
     def append_many(self, leaves: Sequence[bytes], *, durable: bool = False) -> list[int]:
-        indexes = self.store.append(leaves, durable=durable)
-        if self.sinks is not None:
-            for index, leaf in zip(indexes, leaves, strict=True):
-                self.sinks.emit(index, leaf)
+        """Append evidence entries at consecutive indexes (see :meth:`append`)."""
+        if not self._emit_on_flush:
+            return self.store.append(leaves, durable=durable)
+        indexes = self.store.append(leaves, durable=True)
+        self._committed(list(zip(indexes, leaves, strict=True)))
         return indexes
+
+    def _committed(self, entries: Sequence[tuple[int, bytes]]) -> None:
+        """The store committed these entries: hand them to the sinks (never raises)."""
+        if self.sinks is not None:
+            for index, leaf in entries:
+                self.sinks.emit(index, leaf)
+
+    def sink_stats(self) -> dict[str, dict[str, int]]:
+        """The sinks' counters (see :meth:`SinkFanout.stats`); empty without sinks."""
+        return {} if self.sinks is None else self.sinks.stats()
 
     def sync(self) -> int:
         """Bring the in-memory tree up to the store (other processes may have appended)."""
         self.store.flush()
         size = self.store.size()
-        have = self._tree.size
+        tree = self._loaded()
+        have = tree.size
         while have < size:
             end = min(size, have + _BATCH)
-            self._tree.extend(self.store.leaf_hashes(have, end))
+            tree.extend(self.store.leaf_hashes(have, end))
             have = end
         return size
+
+    def _loaded(self) -> StoredTree:
+        if self._tree is None:
+            self._tree = self._open_tree()
+        return self._tree
+
+    def _open_tree(self) -> StoredTree:
+        """The tree from the latest checkpoint's stored compact range when it folds to the
+        root that checkpoint signed, else an empty tree (every leaf gets hashed)."""
+        latest = self.store.latest_checkpoint()
+        if latest is None or latest[0] == 0:
+            return StoredTree(self.store)
+        size, note = latest
+        try:
+            cp, _names = open_checkpoint(note, self.verifiers)
+        except Exception:
+            return StoredTree(self.store)
+        if cp.origin != self.origin or cp.size != size or size > self.store.size():
+            return StoredTree(self.store)
+        edge: list[bytes] = []
+        for level, idx in compact_nodes(size):
+            found = self.store.leaf_hashes(idx, idx + 1)[0] if level == 0 \
+                else self.store.node(level, idx)
+            if found is None:  # nodes never stored (an older CODOR signed it)
+                return StoredTree(self.store)
+            edge.append(found)
+        if root_from_compact_range(edge) != cp.root:
+            return StoredTree(self.store)
+        return StoredTree(self.store, size, edge)
+
+    def _save_nodes(self) -> None:
+        """Persist the Merkle nodes completed since the last save (before a checkpoint)."""
+        tree = self._loaded()
+        batch: list[tuple[int, int, bytes]] = []
+        for node in tree.unsaved():
+            batch.append(node)
+            if len(batch) >= _NODES_PER_WRITE:
+                self.store.put_nodes(batch)
+                batch = []
+        if batch:
+            self.store.put_nodes(batch)
+        tree.saved(tree.size)
 
     def checkpoint(self) -> str:
         """Sign and store a checkpoint of the current tree; returns the signed note."""
@@ -154,10 +223,12 @@ class Ledger:
         if latest is not None and latest[0] == size:
             return latest[1]
         if latest is not None:  # never sign a checkpoint inconsistent with an earlier one
-            problem = self.extends(latest[1])
+            problem = self.extends(latest[1], recompute=False)
             if problem is not None:
                 raise LedgerStoreError(f"refusing to sign a new checkpoint: {problem}")
-        note = sign_note(Checkpoint(self.origin, size, self._tree.root(size)).body(), [self.key])
+        tree = self._loaded()
+        note = sign_note(Checkpoint(self.origin, size, tree.root(size)).body(), [self.key])
+        self._save_nodes()  # first: a checkpoint's compact range is always stored
         self.store.add_checkpoint(size, note)
         return note
 
@@ -175,7 +246,7 @@ class Ledger:
             raise IndexError(f"no entry {index} (the log has {size})")
         self.sync()
         entry = self.store.entry(index)
-        hashes = tuple(self._tree.inclusion_proof(index, size))
+        hashes = tuple(self._loaded().inclusion_proof(index, size))
         return InclusionProof(index, size, entry.leaf_hash, hashes, note, entry.leaf)
 
     def check_proof(self, proof: InclusionProof) -> bool:
@@ -209,7 +280,8 @@ class Ledger:
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-            leaves = pool.submit(first_bad_leaf, path, size)
+            leaves = pool.submit(first_bad_leaf, path, size,
+                                 getattr(self.store, "read_uri", None))
             report = self._verify(size, self._hash_rows, progress)
             bad_leaf = leaves.result()
         if bad_leaf is not None and (report.first_bad is None or bad_leaf < report.first_bad):
@@ -342,9 +414,11 @@ class Ledger:
         return old.origin == new.origin and verify_consistency(
             old.size, new.size, old.root, new.root, list(proof))
 
-    def extends(self, note: str) -> str | None:
+    def extends(self, note: str, *, recompute: bool = True) -> str | None:
         """``None`` when the log is an append-only extension of the signed checkpoint
-        ``note`` (same origin, a prefix with the same root), else what is wrong."""
+        ``note`` (same origin, a prefix with the same root), else what is wrong. The root is
+        recomputed from the entries' leaf hashes; ``recompute=False`` takes it from the
+        tree (whose nodes below its base come from the store)."""
         try:
             cp, _names = open_checkpoint(note, self.verifiers)
         except Exception as exc:
@@ -354,17 +428,37 @@ class Ledger:
         size = self.sync()
         if cp.size > size:
             return f"the checkpoint covers {cp.size} entries but the log has {size} (truncated)"
-        if cp.size and self._tree.root(cp.size) != cp.root:
-            return f"the log's first {cp.size} entries are not the ones the checkpoint signed"
+        if cp.size:
+            root = self._recomputed_root(cp.size) if recompute else self._loaded().root(cp.size)
+            if root != cp.root:
+                return (f"the log's first {cp.size} entries are not the ones the checkpoint "
+                        "signed")
         return None
+
+    def _recomputed_root(self, size: int) -> bytes:
+        """The root of the first ``size`` entries, from their leaf hashes alone."""
+        sha256 = hashlib.sha256
+        stack: list[bytes] = []
+        count = 0
+        for start in range(0, size, _BATCH):
+            for lh in self.store.leaf_hashes(start, min(size, start + _BATCH)):
+                stack.append(lh)
+                k = count
+                while k & 1:
+                    right = stack.pop()
+                    stack[-1] = sha256(b"\x01" + stack[-1] + right).digest()
+                    k >>= 1
+                count += 1
+        return _fold(stack) if stack else EMPTY_ROOT
 
     def consistency_proof(self, old: int, new: int | None = None) -> list[bytes]:
         size = self.sync()
-        return self._tree.consistency_proof(old, size if new is None else new)
+        return self._loaded().consistency_proof(old, size if new is None else new)
 
     def close(self) -> None:
+        """Commit and close the store, then the sinks (which get the last commit first)."""
         try:
+            self.store.close()
+        finally:
             if self.sinks is not None:
                 self.sinks.close(timeout=5.0)
-        finally:
-            self.store.close()

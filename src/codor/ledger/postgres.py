@@ -23,14 +23,17 @@ The owner of the schema can still drop a trigger; the chain shows what changed a
 Group commit, as in :class:`codor.ledger.sqlite.SQLiteStore`: :meth:`PostgresStore.append`
 opens a write transaction (which holds the ``head`` lock) and keeps it open across calls until
 ``batch_size`` entries are pending or ``flush_interval`` seconds have passed; a background
-flusher thread commits at that deadline. ``append(..., durable=True)``, :meth:`flush`,
-:meth:`add_checkpoint` and :meth:`prune_bodies` commit before returning: durable against a
-crash of this process, and against a crash of the server as far as its
-``synchronous_commit`` says (``on``, the default: yes). Uncommitted appends are lost if the
-process dies; :meth:`close`, interpreter exit and garbage collection commit them. Other
-writers wait for the ``head`` lock up to ``lock_timeout`` seconds. Appends of 8 leaves or
-more are sent with binary ``COPY``, smaller ones as pipelined ``INSERT`` statements. A store
-serialises its own calls (threads may share one); open one per process.
+flusher thread commits at that deadline. The indexes are final once the lock is held, so the
+entries wait in memory and are sent in one go right before the ``COMMIT``
+(:mod:`codor.ledger.storebase`): a few round trips per batch, none per append. Batches of 8
+entries or more are sent with binary ``COPY``, smaller ones as pipelined ``INSERT``
+statements. ``append(..., durable=True)``, :meth:`flush`, :meth:`add_checkpoint` and
+:meth:`prune_bodies` commit before returning: durable against a crash of this process, and
+against a crash of the server as far as its ``synchronous_commit`` says (``on``, the
+default: yes). Uncommitted appends are lost if the process dies; :meth:`close`, interpreter
+exit and garbage collection commit them. Other writers wait for the ``head`` lock up to
+``lock_timeout`` seconds. A store serialises its own calls (threads may share one); open one
+per process.
 
 Errors are :class:`~codor.ledger.store.LedgerStoreError`; their messages name the server as
 ``host:port/dbname`` and the schema, never the password.
@@ -54,7 +57,7 @@ except ImportError as _exc:  # pragma: no cover - depends on the installation
                       "pip install 'codor[postgres]'") from _exc
 
 from codor.ledger.store import LedgerStoreError
-from codor.ledger.storebase import GroupCommitStore
+from codor.ledger.storebase import Batch, GroupCommitStore
 
 __all__ = ["SCHEMA_VERSION", "PostgresStore"]
 
@@ -64,7 +67,7 @@ SCHEMA_VERSION: Final = "1"
 #: hashtext(schema))``): "codo" in ASCII.
 _SETUP_LOCK: Final = 0x636F646F
 
-#: Appends of this many leaves or more go by ``COPY``; smaller ones by pipelined ``INSERT``s.
+#: Batches of this many entries or more go by ``COPY``; smaller ones by pipelined ``INSERT``s.
 _COPY_FROM: Final = 8
 
 _SCHEMA_NAME: Final = re.compile(r"[a-z_][a-z0-9_]{0,62}")
@@ -228,8 +231,31 @@ def _where(params: dict[str, Any]) -> str:
     return f"{host}:{port}/{db}"
 
 
-def _finalize(cond: threading.Condition, pid: int, state: dict[str, Any]) -> None:
-    """Commit and close (on close(), garbage collection or interpreter exit)."""
+def _write_batch(conn: psycopg.Connection[Any], q: dict[str, str],
+                 entries: list[tuple[int, bytes, bytes, float]],
+                 bodies: list[tuple[int, bytes]]) -> None:
+    """Insert a batch's rows: pipelined ``INSERT``s (one round trip) for a few, binary
+    ``COPY`` (several times faster per row) for more."""
+    cur = conn.cursor()
+    if len(entries) < _COPY_FROM:
+        with conn.pipeline():
+            cur.executemany(q["insert_entry"], entries)
+            cur.executemany(q["insert_body"], bodies)
+        return
+    with cur.copy(q["copy_entries"]) as copy:
+        copy.set_types(["int8", "bytea", "bytea", "float8"])
+        for row in entries:
+            copy.write_row(row)
+    with cur.copy(q["copy_bodies"]) as copy:
+        copy.set_types(["int8", "bytea"])
+        for body in bodies:
+            copy.write_row(body)
+
+
+def _finalize(cond: threading.Condition, pid: int, state: dict[str, Any], q: dict[str, str],
+              batch: Batch) -> None:
+    """Write what is pending, commit and close (on close(), garbage collection or
+    interpreter exit)."""
     with cond:
         if state["closed"]:
             return
@@ -240,7 +266,17 @@ def _finalize(cond: threading.Condition, pid: int, state: dict[str, Any]) -> Non
             return
         with contextlib.suppress(psycopg.Error):
             if state["txn"] and not conn.closed:
-                conn.execute("COMMIT")
+                try:
+                    entries, bodies = batch.unwritten()
+                    if entries:
+                        _write_batch(conn, q, entries, bodies)
+                    conn.execute("COMMIT")
+                except psycopg.Error:
+                    if not conn.closed:
+                        conn.execute("ROLLBACK")
+                    raise
+                finally:
+                    batch.reset()
         with contextlib.suppress(psycopg.Error):
             conn.close()
 
@@ -287,7 +323,8 @@ class PostgresStore(GroupCommitStore):
         self._init_group(batch_size, flush_interval)
         self._lock_timeout = lock_timeout
         self._state = {"closed": False, "conn": None, "txn": False}
-        self._finalizer = weakref.finalize(self, _finalize, self._cond, self._pid, self._state)
+        self._finalizer = weakref.finalize(self, _finalize, self._cond, self._pid, self._state,
+                                           self._q, self._batch)
         try:
             self._connect()
             self._setup()
@@ -391,12 +428,17 @@ class PostgresStore(GroupCommitStore):
         super()._check()
         conn: psycopg.Connection[Any] | None = self._state["conn"]
         if conn is None or conn.closed:  # lost (server restart, network): pending is gone
+            lost = f"; uncommitted entries {self._first}..{self._next - 1} were rolled back" \
+                if self._txn and self._next > self._first else ""
             self._txn = False
+            self._batch.reset()
             self._state["conn"] = None
             if conn is not None:
                 with contextlib.suppress(psycopg.Error):
                     conn.close()
             self._connect()
+            if lost:
+                raise LedgerStoreError(f"ledger {self.where}: the connection was lost{lost}")
 
     def _begin(self) -> None:
         conn = self._conn
@@ -437,26 +479,9 @@ class PostgresStore(GroupCommitStore):
             raise LedgerStoreError(f"ledger {self.where}: read failed: "
                                    f"{self._scrub(exc)}") from None
 
-    def _copy(self, cur: psycopg.Cursor[Any], rows: list[tuple[int, bytes, bytes, float]],
-              data: list[bytes]) -> None:
-        with cur.copy(self._q["copy_entries"]) as copy:
-            copy.set_types(["int8", "bytea", "bytea", "float8"])
-            for row in rows:
-                copy.write_row(row)
-        with cur.copy(self._q["copy_bodies"]) as copy:
-            copy.set_types(["int8", "bytea"])
-            for row, leaf in zip(rows, data, strict=True):
-                copy.write_row((row[0], leaf))
-
-    def _insert(self, rows: list[tuple[int, bytes, bytes, float]], data: list[bytes]) -> None:
-        cur = self._conn.cursor()
-        if len(rows) < _COPY_FROM:  # one round trip
-            with self._conn.pipeline():
-                cur.executemany(self._q["insert_entry"], rows)
-                cur.executemany(self._q["insert_body"],
-                                [(row[0], leaf) for row, leaf in zip(rows, data, strict=True)])
-        else:  # COPY (binary): several times faster than INSERT for many rows
-            self._copy(cur, rows, data)
+    def _insert(self, entries: list[tuple[int, bytes, bytes, float]],
+                bodies: list[tuple[int, bytes]]) -> None:
+        _write_batch(self._conn, self._q, entries, bodies)
 
     def _read_range(self, sql: str, start: int, end: int) -> list[Any]:
         return self._read(sql, (start, end)) if end > start else []

@@ -104,7 +104,7 @@ def pruned_bodies(ledger: Ledger) -> PrunedBodies:
     store.flush()
     path = getattr(store, "path", None)
     if isinstance(path, str) and Path(path).is_file():
-        uri = Path(path).absolute().as_uri() + "?mode=ro"
+        uri = getattr(store, "read_uri", None) or Path(path).absolute().as_uri() + "?mode=ro"
         with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=30)) as conn:
             count, first, last = conn.execute(
                 "SELECT COUNT(*), MIN(e.idx), MAX(e.idx) FROM entries e "

@@ -14,29 +14,40 @@ Group commit: :meth:`SQLiteStore.append` opens a write transaction (``BEGIN IMME
 keeps it open across calls until ``batch_size`` entries are pending or ``flush_interval``
 seconds have passed since it opened; a **background flusher thread** (one per store, started
 with the first held-open transaction) commits at that deadline, so an idle process never sits
-on the write lock. ``append(..., durable=True)`` and :meth:`SQLiteStore.flush` commit before
-returning: durable against a crash of the process (WAL, ``synchronous=NORMAL``); pass
-``synchronous="FULL"`` to survive power loss too. Uncommitted appends are lost if the process
-dies (a later commit always includes all earlier appends, in order); :meth:`SQLiteStore.close`,
-interpreter exit and garbage collection of an unclosed store commit them.
+on the write lock. The pending entries wait in memory and are written with two
+``executemany`` calls right before the commit (:mod:`codor.ledger.storebase`).
+``append(..., durable=True)`` and :meth:`SQLiteStore.flush` commit before returning: durable
+against a crash of the process (WAL, ``synchronous=NORMAL``); pass ``synchronous="FULL"`` to
+survive power loss too. Uncommitted appends are lost if the process dies (a later commit
+always includes all earlier appends, in order); :meth:`SQLiteStore.close`, interpreter exit
+and garbage collection of an unclosed store commit them.
 
 Several processes may append to one file: indexes are assigned inside ``BEGIN IMMEDIATE``
 after reading the last index and chain hash, so they stay gap-free and the chain consistent;
 others wait (up to ``busy_timeout``) for a held group commit. Open a store per process.
+
+A ledger that cannot be written — a read-only file system or mount, a file or directory
+without write permission — opens **read-only** (:attr:`SQLiteStore.read_only` says why): it
+can be read and verified, and every write raises a :class:`LedgerStoreError` naming the
+reason, so a decision that must be recorded fails closed instead of the ledger failing to
+open. Without a ``-wal`` file beside it (a cleanly closed ledger) it is opened ``immutable``,
+as SQLite needs for a WAL database it cannot create the ``-shm`` file of.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import sqlite3
 import threading
 import weakref
 from collections.abc import Iterable
 from typing import Any, Final, Literal
+from urllib.parse import quote
 
 from codor.ledger.store import LedgerStoreError
-from codor.ledger.storebase import GroupCommitStore
+from codor.ledger.storebase import Batch, GroupCommitStore
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
 
@@ -93,9 +104,20 @@ _QUERIES: Final = {
 }
 
 
+def _write_batch(cur: sqlite3.Cursor, entries: list[tuple[int, bytes, bytes, float]],
+                 bodies: list[tuple[int, bytes]]) -> None:
+    if len(entries) == 1:  # execute() is cheaper than executemany() for one row
+        cur.execute("INSERT INTO entries VALUES (?, ?, ?, ?)", entries[0])
+        cur.execute("INSERT INTO bodies VALUES (?, ?)", bodies[0])
+    else:
+        cur.executemany("INSERT INTO entries VALUES (?, ?, ?, ?)", entries)
+        cur.executemany("INSERT INTO bodies VALUES (?, ?)", bodies)
+
+
 def _finalize(conn: sqlite3.Connection, cond: threading.Condition, pid: int,
-              state: dict[str, bool]) -> None:
-    """Commit and close (on close(), garbage collection or interpreter exit)."""
+              state: dict[str, bool], batch: Batch) -> None:
+    """Write what is pending, commit and close (on close(), garbage collection or
+    interpreter exit)."""
     with cond:
         if state["closed"]:
             return
@@ -104,7 +126,33 @@ def _finalize(conn: sqlite3.Connection, cond: threading.Condition, pid: int,
         if os.getpid() == pid:  # never touch an inherited copy after fork()
             with contextlib.closing(conn):
                 if conn.in_transaction:
-                    conn.execute("COMMIT")
+                    try:
+                        entries, bodies = batch.unwritten()
+                        if entries:
+                            _write_batch(conn.cursor(), entries, bodies)
+                        conn.execute("COMMIT")
+                    except BaseException:
+                        with contextlib.suppress(sqlite3.Error):
+                            conn.execute("ROLLBACK")
+                        raise
+                    finally:
+                        batch.reset()
+
+
+def _read_only(path: str) -> str | None:
+    """Why an existing ledger file cannot be written, or ``None`` when it can."""
+    if not os.path.isfile(path):
+        return None
+    try:
+        os.close(os.open(path, os.O_RDWR | os.O_CLOEXEC))
+    except OSError as exc:
+        if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            return exc.strerror or errno.errorcode.get(exc.errno or 0, "not writable")
+        return None  # another problem: opening for real will report it
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.access(directory, os.W_OK | os.X_OK):  # no room for the -wal and -shm files
+        return f"directory {directory} is not writable"
+    return None
 
 
 class SQLiteStore(GroupCommitStore):
@@ -129,16 +177,29 @@ class SQLiteStore(GroupCommitStore):
         self._init_group(batch_size, flush_interval)
         self._state = {"closed": False}
         self._txn = False
+        #: Why this ledger cannot be written (it was opened read-only), or ``None``.
+        self.read_only = _read_only(self.path)
+        #: The URI another read-only connection to this ledger should open.
+        self.read_uri = f"file:{quote(os.path.abspath(self.path))}?mode=ro"
+        if self.read_only is not None and not os.path.exists(self.path + "-wal"):
+            self.read_uri += "&immutable=1"
         try:
-            self._conn = sqlite3.connect(self.path, timeout=busy_timeout,
-                                         isolation_level=None, check_same_thread=False)
+            if self.read_only is None:
+                self._conn = sqlite3.connect(self.path, timeout=busy_timeout,
+                                             isolation_level=None, check_same_thread=False)
+            else:
+                self._conn = sqlite3.connect(self.read_uri, uri=True, timeout=busy_timeout,
+                                             isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
             raise LedgerStoreError(f"cannot open ledger {self.path!r}: {exc}") from exc
         self._cur = self._conn.cursor()
         self._finalizer = weakref.finalize(self, _finalize, self._conn, self._cond,
-                                           self._pid, self._state)
+                                           self._pid, self._state, self._batch)
         try:
-            self._setup(synchronous)
+            if self.read_only is None:
+                self._setup(synchronous)
+            else:
+                self._check_version()
         except BaseException:
             self._finalizer()
             raise
@@ -161,6 +222,18 @@ class SQLiteStore(GroupCommitStore):
                 found = self._version()
         except sqlite3.Error as exc:
             raise LedgerStoreError(f"cannot open ledger {self.path!r}: {exc}") from exc
+        self._compatible(found)
+
+    def _check_version(self) -> None:
+        """The schema check of a ledger opened read-only (nothing can be created)."""
+        try:
+            found = self._version()
+        except sqlite3.Error as exc:
+            raise LedgerStoreError(f"cannot open ledger {self.path!r} (read-only: "
+                                   f"{self.read_only}): {exc}") from exc
+        self._compatible(found)
+
+    def _compatible(self, found: str | None) -> None:
         if found != SCHEMA_VERSION:
             raise LedgerStoreError(f"ledger {self.path!r} has schema version {found}; this "
                                    f"CODOR reads version {SCHEMA_VERSION}")
@@ -182,7 +255,15 @@ class SQLiteStore(GroupCommitStore):
     def _sql(self, name: str) -> str:
         return _QUERIES[name]
 
+    def _scrub(self, exc: BaseException) -> str:
+        """The message with SQLite's error name (``disk I/O error (SQLITE_IOERR_WRITE)``)."""
+        name = getattr(exc, "sqlite_errorname", None)
+        return f"{exc} ({name})" if isinstance(name, str) and name not in str(exc) else str(exc)
+
     def _begin(self) -> None:
+        if self.read_only is not None:
+            raise LedgerStoreError(f"ledger {self.path!r} is read-only ({self.read_only}): "
+                                   "nothing can be recorded")
         try:
             self._conn.execute("BEGIN IMMEDIATE")
             row = self._conn.execute(
@@ -206,14 +287,9 @@ class SQLiteStore(GroupCommitStore):
         except sqlite3.Error as exc:
             raise LedgerStoreError(f"ledger {self.path!r}: read failed: {exc}") from exc
 
-    def _insert(self, rows: list[tuple[int, bytes, bytes, float]], data: list[bytes]) -> None:
-        bodies = [(row[0], leaf) for row, leaf in zip(rows, data, strict=True)]
-        if len(rows) == 1:  # execute() is cheaper than executemany() for one row
-            self._cur.execute("INSERT INTO entries VALUES (?, ?, ?, ?)", rows[0])
-            self._cur.execute("INSERT INTO bodies VALUES (?, ?)", bodies[0])
-        else:
-            self._cur.executemany("INSERT INTO entries VALUES (?, ?, ?, ?)", rows)
-            self._cur.executemany("INSERT INTO bodies VALUES (?, ?)", bodies)
+    def _insert(self, entries: list[tuple[int, bytes, bytes, float]],
+                bodies: list[tuple[int, bytes]]) -> None:
+        _write_batch(self._cur, entries, bodies)
 
     def _write(self, what: str, sql: str, rows: Iterable[tuple[Any, ...]]) -> int:
         """Run one write statement: inside the open transaction, or in its own one."""

@@ -1,8 +1,24 @@
-"""The code the SQL ledger stores share: group commit, argument checks and the read path."""
+"""The code the SQL ledger stores share: group commit, argument checks and the read path.
+
+Group commit buffers: :meth:`GroupCommitStore.append` opens the write transaction (taking the
+database's write lock, reading the last index and chain hash: from then on the indexes it
+hands out are final), hashes the leaves and keeps the rows in memory (:class:`Batch`). They
+are written to the database in one go (``executemany`` for SQLite, ``COPY`` for PostgreSQL)
+right before the transaction commits — after ``batch_size`` entries or ``flush_interval``
+seconds, on ``durable=True``, :meth:`~GroupCommitStore.flush` or close — or before anything
+reads entries or writes another table inside the transaction. A write that fails rolls the
+whole transaction back (nothing of it is committed) and names the entries lost.
+
+Commit listeners (:meth:`GroupCommitStore.add_commit_listener`) are told, in index order and
+once each, about the entries of every transaction this handle committed: what a ledger's
+sinks forward. Entries committed only by garbage collection or interpreter exit of a store
+that was never closed are not reported.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import threading
 import time
@@ -13,7 +29,38 @@ from typing import Any, ClassVar, Self
 
 from codor.ledger.store import GENESIS_CHAIN, LedgerStoreError, StoredEntry
 
-__all__ = ["GroupCommitStore"]
+__all__ = ["Batch", "CommitListener", "GroupCommitStore"]
+
+#: Told about committed entries: ``(index, leaf)`` pairs, in index order.
+CommitListener = Callable[[Sequence[tuple[int, bytes]]], None]
+
+log = logging.getLogger("codor.ledger")
+
+
+class Batch:
+    """The entries of the open write transaction: ``entries`` rows ``(idx, leaf_hash,
+    chain_hash, ts)`` and ``bodies`` rows ``(idx, leaf)``, of which the first ``written`` are
+    in the database already (the rest only here)."""
+
+    __slots__ = ("bodies", "entries", "written")
+
+    def __init__(self) -> None:
+        self.entries: list[tuple[int, bytes, bytes, float]] = []
+        self.bodies: list[tuple[int, bytes]] = []
+        self.written = 0
+
+    def unwritten(self) -> tuple[list[tuple[int, bytes, bytes, float]],
+                                 list[tuple[int, bytes]]]:
+        """The rows not yet in the database."""
+        if not self.written:
+            return self.entries, self.bodies
+        return self.entries[self.written:], self.bodies[self.written:]
+
+    def reset(self) -> list[tuple[int, bytes]]:
+        """Forget every row (committed or rolled back); returns the bodies rows."""
+        bodies = self.bodies
+        self.entries, self.bodies, self.written = [], [], 0
+        return bodies
 
 
 def _flusher(ref: weakref.ReferenceType[GroupCommitStore], cond: threading.Condition) -> None:
@@ -38,7 +85,7 @@ class GroupCommitStore(ABC):
     """A :class:`~codor.ledger.store.LedgerStore` over a SQL database with group commit.
 
     A subclass opens the database, supplies its queries (:meth:`_sql`), its reads
-    (:meth:`_read`), its writes (:meth:`_insert`, :meth:`_insert_nodes`,
+    (:meth:`_read`), its writes (:meth:`_insert` of a batch's rows, :meth:`_insert_nodes`,
     :meth:`_insert_checkpoint`, :meth:`_delete_bodies`) and the statements that begin
     (:meth:`_begin`, ending in :meth:`_opened`), commit (:meth:`_end`) and roll back
     (:meth:`_rollback`) a write transaction. Callers of the ``_`` methods hold ``self._lock``.
@@ -59,12 +106,15 @@ class GroupCommitStore(ABC):
         """Set up the group-commit bookkeeping (before ``_state`` and ``_txn``)."""
         self._batch_size, self._flush_interval = batch_size, flush_interval
         self._group = batch_size > 1 and flush_interval > 0
-        self._lock = self._cond = threading.Condition(threading.RLock())
+        self._lock = threading.RLock()  # `with self._lock` is cheaper on the RLock itself
+        self._cond = threading.Condition(self._lock)
         self._pid = os.getpid()
         self._thread: threading.Thread | None = None
         self._bg_error: LedgerStoreError | None = None
         self._first, self._next, self._prev = 0, 0, GENESIS_CHAIN
         self._deadline = 0.0  # when the open write transaction is due
+        self._batch = Batch()  # the open transaction's entries (the finalizer writes them too)
+        self._listeners: list[CommitListener] = []
 
     # -- what a subclass supplies ----------------------------------------------------------
     @abstractmethod
@@ -96,8 +146,10 @@ class GroupCommitStore(ABC):
         """Roll the write transaction back, quietly."""
 
     @abstractmethod
-    def _insert(self, rows: list[tuple[int, bytes, bytes, float]], data: list[bytes]) -> None:
-        """Insert ``(idx, leaf_hash, chain_hash, ts)`` entries and their bodies ``data``."""
+    def _insert(self, entries: list[tuple[int, bytes, bytes, float]],
+                bodies: list[tuple[int, bytes]]) -> None:
+        """Insert ``(idx, leaf_hash, chain_hash, ts)`` entries and their ``(idx, leaf)``
+        bodies (a batch's rows, in index order)."""
 
     @abstractmethod
     def _insert_nodes(self, rows: list[tuple[int, int, bytes]]) -> None:
@@ -137,6 +189,7 @@ class GroupCommitStore(ABC):
         ``None``: start counting from it, and the flusher if needed."""
         self._first = self._next = 0 if row is None else int(row[0]) + 1
         self._prev = GENESIS_CHAIN if row is None else bytes(row[1])
+        self._batch.reset()
         self._txn = True
         self._deadline = time.monotonic() + self._flush_interval
         if self._group:
@@ -147,20 +200,50 @@ class GroupCommitStore(ABC):
                 self._thread.start()
             self._cond.notify_all()
 
-    def _commit(self) -> None:
+    def _drain(self, acked: int | None = None) -> None:
+        """Write the batch's rows into the open transaction (all or none: a failure rolls
+        the transaction back). ``acked``: see :meth:`_failed`."""
+        batch = self._batch
+        if batch.written == len(batch.entries):
+            return
+        entries, bodies = batch.unwritten()
+        try:
+            self._insert(entries, bodies)
+        except BaseException as exc:  # half a batch must never commit: roll it all back
+            failure = self._failed("append", exc, acked)
+            if isinstance(exc, self._db_error):
+                raise failure from self._cause(exc)
+            raise
+        batch.written = len(batch.entries)
+
+    def _commit(self, acked: int | None = None) -> None:
+        """Write the batch and commit; then tell the listeners."""
         if not self._txn:
             return
+        self._drain(acked)
         try:
             self._end()
         except self._db_error as exc:
-            raise self._failed("commit", exc) from self._cause(exc)
+            raise self._failed("commit", exc, acked) from self._cause(exc)
         self._txn = False
+        committed = self._batch.reset()
+        if committed:
+            for listener in self._listeners:
+                try:
+                    listener(committed)
+                except Exception:  # a listener never breaks a commit
+                    log.exception("ledger %s: a commit listener raised", self._label())
 
-    def _failed(self, what: str, exc: BaseException) -> LedgerStoreError:
-        """A statement failed inside the write transaction: roll it all back."""
-        lost = f"; uncommitted entries {self._first}..{self._next - 1} were rolled back" \
-            if self._next > self._first else ""
+    def _failed(self, what: str, exc: BaseException, acked: int | None = None
+                ) -> LedgerStoreError:
+        """A statement failed inside the write transaction: roll it all back. The message
+        names the entries lost below ``acked`` (default: all of them): those appended by
+        earlier calls, which had returned their indexes."""
+        end = self._next if acked is None else acked
+        lost = f"; uncommitted entries {self._first}..{end - 1} were rolled back" \
+            if end > self._first else ""
         self._rollback()
+        self._batch.reset()
         return LedgerStoreError(f"ledger {self._label()}: {what} failed: "
                                 f"{self._scrub(exc)}{lost}")
 
@@ -184,6 +267,8 @@ class GroupCommitStore(ABC):
         with self._lock:
             self._check()
             self._range(start, end)
+            if self._txn:
+                self._drain()  # entries of the open transaction are read from the database
             rows = self._read_range(sql, start, end)
         self._complete(rows, start, end)
         return rows
@@ -191,10 +276,10 @@ class GroupCommitStore(ABC):
     # -- LedgerStore -----------------------------------------------------------------------
     def append(self, leaves: Sequence[bytes], *, durable: bool = False) -> list[int]:
         """Append leaves at consecutive indexes and return them (see the module doc for
-        when they are committed)."""
+        when they are written and committed)."""
         data = []
         for leaf in leaves:
-            if not isinstance(leaf, bytes | bytearray | memoryview):
+            if not isinstance(leaf, (bytes, bytearray, memoryview)):  # a tuple: faster than a union
                 raise TypeError(f"a ledger leaf must be bytes, got {type(leaf).__name__}")
             data.append(bytes(leaf))
         with self._lock:
@@ -204,27 +289,32 @@ class GroupCommitStore(ABC):
                     self._commit()
                 return []
             if not self._txn:
-                self._begin()
+                self._begin()  # holds the write lock: the indexes below are final
             ts = time.time()
             sha256 = hashlib.sha256
             first = idx = self._next
             prev = self._prev
-            rows = []
-            for leaf in data:  # leaf hash inlined: codor.ledger.merkle.leaf_hash
+            batch = self._batch
+            if len(data) == 1:
+                leaf = data[0]  # leaf hash inlined: codor.ledger.merkle.leaf_hash
                 lh = sha256(b"\x00" + leaf).digest()
                 prev = sha256(prev + lh).digest()
-                rows.append((idx, lh, prev, ts))
+                batch.entries.append((idx, lh, prev, ts))
+                batch.bodies.append((idx, leaf))
                 idx += 1
-            try:
-                self._insert(rows, data)
-            except BaseException as exc:  # half an append must never commit: roll back
-                failure = self._failed("append", exc)
-                if isinstance(exc, self._db_error):
-                    raise failure from self._cause(exc)
-                raise
+            else:
+                rows, bodies = [], []
+                for leaf in data:
+                    lh = sha256(b"\x00" + leaf).digest()
+                    prev = sha256(prev + lh).digest()
+                    rows.append((idx, lh, prev, ts))
+                    bodies.append((idx, leaf))
+                    idx += 1
+                batch.entries += rows
+                batch.bodies += bodies
             self._next, self._prev = idx, prev
             if durable or not self._group or idx - self._first >= self._batch_size:
-                self._commit()
+                self._commit(acked=first)
             return list(range(first, idx))
 
     def flush(self) -> None:
@@ -232,6 +322,14 @@ class GroupCommitStore(ABC):
         with self._lock:
             self._check()
             self._commit()
+
+    def add_commit_listener(self, listener: CommitListener) -> None:
+        """Call ``listener`` with the ``(index, leaf)`` pairs of every transaction this
+        handle commits from now on, in index order, right after the commit (under the
+        store's lock, possibly from the background flusher thread). Entries that are rolled
+        back are never reported; an exception from the listener is logged, not raised."""
+        with self._lock:
+            self._listeners.append(listener)
 
     def size(self) -> int:
         """Entries in the log, this store's uncommitted appends included."""
@@ -294,6 +392,7 @@ class GroupCommitStore(ABC):
                                            f"(size {self._next})")
                 existing = self.checkpoint(size)
                 if existing is None:
+                    self._drain()  # the entries it covers are in the database first
                     self._insert_checkpoint(size, note, time.time())
                 elif existing != note:
                     raise LedgerStoreError(f"another checkpoint for size {size} is stored")
@@ -324,6 +423,8 @@ class GroupCommitStore(ABC):
         """Delete the bodies of entries appended before ``before_ts``; commit; count them."""
         with self._lock:
             self._check()
+            if self._txn:
+                self._drain()
             count = self._delete_bodies(float(before_ts))
             self._commit()
             return count

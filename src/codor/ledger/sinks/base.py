@@ -1,15 +1,30 @@
-"""The sink protocol and the fan-out a ledger or kernel calls after every append."""
+"""The sink protocol and the fan-out a ledger calls for every committed entry.
+
+Statistics: a fan-out given a ``stats_path`` (a workspace's ``.codor/sinks-stats.json``, set up
+by :func:`codor.ledger.sinks.config.load_sinks`) adds its counters to that file when it
+closes — running totals per sink over every process that used the sinks, and the counters
+of the last run — and logs one warning line per sink that dropped or failed entries in the
+run. :func:`read_stats` reads the file back.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import datetime
+import fcntl
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any, Protocol
 
-__all__ = ["Sink", "SinkFanout", "log"]
+__all__ = ["STATS_FORMAT", "Sink", "SinkFanout", "log", "read_stats"]
+
+#: The ``format`` of a sink statistics file.
+STATS_FORMAT = "codor.sink-stats/v1"
 
 log = logging.getLogger("codor.ledger.sinks")
 
@@ -46,7 +61,10 @@ class SinkFanout:
     once per sink until it works again; the decision that caused the append is unaffected.
     """
 
-    def __init__(self, sinks: Iterable[Sink] = ()) -> None:
+    def __init__(self, sinks: Iterable[Sink] = (), *,
+                 stats_path: str | os.PathLike[str] | None = None) -> None:
+        self.stats_path = None if stats_path is None else Path(stats_path)
+        self._closed = False
         self._lock = threading.Lock()
         self._sinks: dict[str, Sink] = {}
         self._errors: dict[str, int] = {}
@@ -126,7 +144,12 @@ class SinkFanout:
         return ok
 
     def close(self, timeout: float | None = 5.0) -> None:
-        """Close every sink within one overall ``timeout`` (each gets what is left)."""
+        """Close every sink within one overall ``timeout`` (each gets what is left), then
+        record the statistics (see the module doc). Idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
         deadline = None if timeout is None else time.monotonic() + timeout
         for name, sink in self._sinks.items():
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -134,6 +157,20 @@ class SinkFanout:
                 sink.close(left)
             except Exception as exc:
                 self._sink_error(name, "close", exc)
+        if not self._sinks:
+            return
+        run = self.stats()
+        for name, counters in run.items():
+            lost = {k: counters.get(k, 0) for k in ("dropped", "failed") if counters.get(k)}
+            if lost:
+                log.warning("sink %s: %s in this run%s", name,
+                            ", ".join(f"{n} {k}" for k, n in lost.items()),
+                            f" (totals in {self.stats_path})" if self.stats_path else "")
+        if self.stats_path is not None:
+            try:
+                _add_stats(self.stats_path, run)
+            except (OSError, ValueError) as exc:
+                log.warning("sink statistics: cannot update %s: %s", self.stats_path, exc)
 
     def stats(self) -> dict[str, dict[str, int]]:
         """Per sink: its own counters plus ``emit_errors``; ``fanout``: ``emitted``, ``invalid``."""
@@ -155,3 +192,54 @@ class SinkFanout:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def read_stats(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The statistics file at ``path``, or ``None`` when there is none (or it is not one)."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("format") != STATS_FORMAT or \
+            not isinstance(data.get("sinks"), dict):
+        return None
+    return data
+
+
+def _add_stats(path: Path, run: dict[str, dict[str, int]]) -> None:
+    """Add one run's counters to the totals in ``path`` (``queued`` is a level, not a count:
+    the last run's value is kept). Several processes may close at once: a lock file
+    serialises them, and the file is replaced atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock_fd = os.open(path.with_name(f".{path.name}.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
+                      0o600)
+    try:
+        fcntl.flock(lock_fd, fcntl.LOCK_EX)
+        old = read_stats(path) or {}
+        totals: dict[str, dict[str, int]] = {
+            name: {k: v for k, v in counters.items() if isinstance(v, int)}
+            for name, counters in old.get("sinks", {}).items() if isinstance(counters, dict)}
+        for name, counters in run.items():
+            total = totals.setdefault(name, {})
+            for key, value in counters.items():
+                total[key] = value if key == "queued" else total.get(key, 0) + value
+        now = _now()
+        data = {"format": STATS_FORMAT, "since": old.get("since", now), "updated": now,
+                "runs": int(old.get("runs", 0)) + 1, "sinks": totals,
+                "last_run": {"ended": now, "pid": os.getpid(), "sinks": run}}
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, path)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+    finally:
+        os.close(lock_fd)  # releases the lock

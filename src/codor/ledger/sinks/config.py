@@ -8,6 +8,9 @@
       - {type: otlp, endpoint: "http://127.0.0.1:4318", service_name: codor}
 
 Unknown types or keys are errors (with the file and the entry number), never ignored.
+The sinks' statistics (sent, failed, dropped, queued per sink) are added up in
+``sinks-stats.json`` beside the configuration each time a process closes its ledger
+(:mod:`codor.ledger.sinks.base`).
 """
 
 from __future__ import annotations
@@ -21,7 +24,10 @@ from codor.ledger.sinks.http import WebhookSink
 from codor.ledger.sinks.jsonl import JsonlSink
 from codor.ledger.sinks.otlp import OtlpLogSink
 
-__all__ = ["SinkConfigError", "load_sinks"]
+__all__ = ["STATS_FILE", "SinkConfigError", "load_sinks"]
+
+#: The statistics file, beside ``sinks.yaml``.
+STATS_FILE = "sinks-stats.json"
 
 _HTTP_OPTIONS = {"batch_size", "flush_interval", "max_queue", "max_retries", "backoff",
                  "max_backoff", "timeout", "headers"}
@@ -72,4 +78,4 @@ def load_sinks(path: Path) -> SinkFanout | None:
                 sinks.append(OtlpLogSink(options.pop("endpoint"), **options))
         except (KeyError, TypeError, ValueError) as exc:
             raise SinkConfigError(f"bad {kind} sink: {exc}", location=where) from None
-    return SinkFanout(sinks)
+    return SinkFanout(sinks, stats_path=path.with_name(STATS_FILE))
