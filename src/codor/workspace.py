@@ -88,8 +88,10 @@ class Workspace:
             created.append(f"ledger  {self.ledger_path}")
         return created
 
-    def open_ledger(self, *, signing: bool = True) -> Ledger:
-        """Open the ledger with the workspace's keys (``signing=False``: public keys only)."""
+    def open_ledger(self, *, signing: bool = True, sinks: bool | None = None) -> Ledger:
+        """Open the ledger with the workspace's keys (``signing=False``: public keys only;
+        appending needs no key, only checkpoints do). ``sinks`` (default: ``signing``) loads
+        ``.codor/sinks.yaml`` so appended entries are copied there."""
         from codor.evidence.keys import KeyStore
         from codor.ledger.log import Ledger
         from codor.ledger.sqlite import SQLiteStore
@@ -100,6 +102,7 @@ class Workspace:
 
         keys = KeyStore(self.keys_dir)
         key = keys.load() if signing else None
-        sinks = load_sinks(self.home / "sinks.yaml") if signing else None
+        fanout = load_sinks(self.home / "sinks.yaml") if (
+            signing if sinks is None else sinks) else None
         return Ledger(SQLiteStore(self.ledger_path), origin=self.origin, key=key,
-                      verifiers=keys.verifiers(), sinks=sinks)
+                      verifiers=keys.verifiers(), sinks=fanout)

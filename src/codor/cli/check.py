@@ -121,7 +121,10 @@ def _kernel(engine: Any, workspace: Path, *, record: bool) -> Any:
     from codor.workspace import Workspace
 
     state = Workspace.at(workspace)
-    ledger = state.open_ledger() if record and state.has_ledger() else None
+    # recording appends entries: no signing key needed (checkpoints are signed by
+    # `codor ledger checkpoint` and the daemon), so the signing library is not imported
+    ledger = state.open_ledger(signing=False, sinks=True) if record and state.has_ledger() \
+        else None
     return Kernel(engine, ledger)
 
 

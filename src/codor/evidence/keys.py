@@ -24,10 +24,13 @@ import re
 import stat
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization as ser
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+if TYPE_CHECKING:  # cryptography (~20 ms to import) loads when a key signs or verifies
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
 
 from codor.evidence.errors import KeyFileError
 
@@ -105,12 +108,16 @@ class LogKey:
         _check_name(name)
         self._name = name
         self._private = private_key
+        from cryptography.hazmat.primitives import serialization as ser
+
         raw = ser.Encoding.Raw
         self._public = private_key.public_key().public_bytes(raw, ser.PublicFormat.Raw)
 
     @classmethod
     def generate(cls, name: str) -> LogKey:
         """A fresh random key called ``name``."""
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
         return cls(name, Ed25519PrivateKey.generate())
 
     @classmethod
@@ -125,6 +132,8 @@ class LogKey:
             raise KeyFileError("malformed signer key")
         if len(raw) != 33 or raw[0] != SIG_ED25519:
             raise KeyFileError("signer key is not an Ed25519 key (type 0x01, 32-byte seed)")
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
         key = cls(name, Ed25519PrivateKey.from_private_bytes(raw[1:]))
         if key.key_id != bytes.fromhex(hex_id):
             raise KeyFileError(f"signer key for {name!r} has a key id that does not match it")
@@ -164,6 +173,8 @@ class LogKey:
 
     def skey(self) -> str:
         """The *secret* signer key text. Store it only in a 0600 file; never print it."""
+        from cryptography.hazmat.primitives import serialization as ser
+
         seed = self._private.private_bytes(
             ser.Encoding.Raw, ser.PrivateFormat.Raw, ser.NoEncryption()
         )
@@ -215,7 +226,7 @@ class Verifier:
         self.key_id: bytes = key_id(name, self.public_key, self.sig_type)
         if self.key_id != bytes.fromhex(hex_id):
             raise KeyFileError(f"verifier key for {name!r} has a key id that does not match it")
-        self._key = Ed25519PublicKey.from_public_bytes(self.public_key)
+        self._key: Ed25519PublicKey | None = None  # made at the first verify
         self.vkey: str = f"{name}+{self.key_id.hex()}+{data}"
 
     @property
@@ -233,8 +244,15 @@ class Verifier:
             message, signature = cosignature_message(message, timestamp), signature[8:]
         if len(signature) != 64:
             return False
+        from cryptography.exceptions import InvalidSignature
+
+        key = self._key
+        if key is None:
+            from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+            key = self._key = Ed25519PublicKey.from_public_bytes(self.public_key)
         try:
-            self._key.verify(signature, message)
+            key.verify(signature, message)
         except InvalidSignature:
             return False
         return True

@@ -16,9 +16,8 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from codor.evidence.keys import LogKey, Verifier
 from codor.ledger.checkpoint import Checkpoint, open_checkpoint, sign_note
@@ -29,9 +28,13 @@ from codor.ledger.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from codor.ledger.sinks.base import SinkFanout
 from codor.ledger.store import GENESIS_CHAIN, LedgerStore, LedgerStoreError
 from codor.ledger.tree import StoredTree, compact_nodes
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+    from codor.ledger.sinks.base import SinkFanout
 
 __all__ = ["InclusionProof", "Ledger", "VerifyReport"]
 
@@ -299,6 +302,8 @@ class Ledger:
         start = 0
         # the next batch is read by a helper thread while this one is hashed (SQLite releases
         # the GIL while it steps through rows)
+        from concurrent.futures import ThreadPoolExecutor
+
         pool = ThreadPoolExecutor(max_workers=1)
         pending: Future[list[tuple[int, bytes | None, bytes, bytes]]] | None = (
             pool.submit(rows, 0, min(size, _BATCH)) if size else None)

@@ -16,13 +16,12 @@ The sinks' statistics (sent, failed, dropped, queued per sink) are added up in
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from codor.errors import CodorError
-from codor.ledger.sinks.base import Sink, SinkFanout
-from codor.ledger.sinks.http import WebhookSink
-from codor.ledger.sinks.jsonl import JsonlSink
-from codor.ledger.sinks.otlp import OtlpLogSink
+
+if TYPE_CHECKING:  # the sink classes (HTTP client, TLS) load only when a sinks file exists
+    from codor.ledger.sinks.base import Sink, SinkFanout
 
 __all__ = ["STATS_FILE", "SinkConfigError", "load_sinks"]
 
@@ -49,6 +48,11 @@ def load_sinks(path: Path) -> SinkFanout | None:
     if not path.is_file():
         return None
     import yaml
+
+    from codor.ledger.sinks.base import SinkFanout
+    from codor.ledger.sinks.http import WebhookSink
+    from codor.ledger.sinks.jsonl import JsonlSink
+    from codor.ledger.sinks.otlp import OtlpLogSink
 
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
