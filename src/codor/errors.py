@@ -12,14 +12,23 @@ __all__ = [
     "CodorError",
     "InputError",
     "InternalError",
+    "PatchApplyError",
     "PolicyError",
     "PolicyExtendsError",
     "PolicyPatternError",
     "PolicySchemaError",
     "PolicySyntaxError",
     "PolicyVariableError",
+    "SandboxError",
+    "SandboxNetworkError",
+    "SandboxSetupError",
+    "SandboxUnavailableError",
     "TokenError",
+    "ToolArgumentError",
+    "ToolError",
+    "ToolIOError",
     "UnknownKindError",
+    "UnsafePathError",
 ]
 
 
@@ -114,3 +123,62 @@ class InternalError(CodorError):
     """A bug inside CODOR. Decision paths turn it into a deny; it is never an allow."""
 
     code = "E_INTERNAL"
+
+
+class ToolError(CodorError):
+    """A built-in tool (``codor.runtime``) could not do what was asked."""
+
+    code = "E_TOOL"
+
+
+class ToolArgumentError(ToolError):
+    """An unknown tool, or arguments missing, mistyped or out of range for the tool."""
+
+    code = "E_TOOL_ARGS"
+
+
+class ToolIOError(ToolError):
+    """The operating system refused the operation (missing file, not a directory...)."""
+
+    code = "E_TOOL_IO"
+
+
+class UnsafePathError(ToolError):
+    """A path cannot be opened as decided: a symlink or swapped directory on the way (a race
+    between decision and open), a hard-linked or non-regular file."""
+
+    code = "E_PATH_UNSAFE"
+
+
+class PatchApplyError(ToolError):
+    """A unified diff does not apply: context mismatch, missing or existing file, or a
+    section the fast path does not support (binary, rename without content, mode change)."""
+
+    code = "E_PATCH_APPLY"
+
+
+class SandboxError(CodorError):
+    """Base of every problem confining a command (``codor.sandbox``)."""
+
+    code = "E_SANDBOX"
+
+
+class SandboxUnavailableError(SandboxError):
+    """No sandbox backend gives the guarantees the policy requires (and the policy does not
+    accept a weaker one), or the backend asked for cannot run on this machine."""
+
+    code = "E_SANDBOX_UNAVAILABLE"
+
+
+class SandboxSetupError(SandboxError):
+    """The sandbox could not be built as specified: a protected path that cannot be pinned
+    (a symlink), a workspace that does not exist, the backend failing before the command."""
+
+    code = "E_SANDBOX_SETUP"
+
+
+class SandboxNetworkError(SandboxError):
+    """The sandbox's network could not be set up: the egress proxy cannot listen, or the
+    forwarder cannot join the sandbox's network namespace or does not become ready."""
+
+    code = "E_SANDBOX_NETWORK"
