@@ -20,6 +20,7 @@ from codor.model import ACTION_KINDS, Action
 from codor.policy.guards.base import CompileContext, EvalContext, Finding, Guard
 from codor.policy.loader import PolicyDocument
 from codor.policy.rules import CompiledRule, compile_rule, expand_kinds
+from codor.policy.sandbox_section import SandboxSettings, parse_sandbox_section
 from codor.policy.schema import Section
 from codor.policy.source import LocDict
 
@@ -59,6 +60,7 @@ class CompiledPolicy:
     extensions: ExtensionRunner | None
     document: PolicyDocument
     warnings: list[str] = field(default_factory=list)
+    sandbox: SandboxSettings = field(default_factory=SandboxSettings)  # ``sandbox:`` section
 
     def close(self) -> None:
         if self.extensions is not None:
@@ -85,6 +87,7 @@ def compile_policy(doc: PolicyDocument, *, workspace: str, home: str,
         case_insensitive_paths=_case_insensitive(str(ci_value)),
     )
     default_ext_timeout = sset.integer("extension_timeout_ms", 1000, minimum=1)
+    sandbox = parse_sandbox_section(Section(doc.sandbox, "sandbox", warnings))
     cc = CompileContext(workspace=workspace, home=home,
                         case_insensitive=settings.case_insensitive_paths, warnings=warnings)
 
@@ -143,4 +146,5 @@ def compile_policy(doc: PolicyDocument, *, workspace: str, home: str,
         extensions=ExtensionRunner(specs) if specs else None,
         document=doc,
         warnings=warnings,
+        sandbox=sandbox,
     )

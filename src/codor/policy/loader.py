@@ -31,7 +31,7 @@ __all__ = [
 BUILTIN_RULESETS = ("default", "coding-assistant", "strict", "ci", "permissive")
 MAX_EXTENDS_DEPTH = 16
 TOP_KEYS = ("version", "name", "description", "extends", "variables", "rules", "disable_rules",
-            "guards", "extensions", "settings", "tests")
+            "guards", "extensions", "settings", "sandbox", "tests")
 _VAR = re.compile(r"\$(\$?)\{([^}]*)\}")
 _VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -51,6 +51,7 @@ class PolicyDocument:
     source: str                            # the top file ("codor:default" for built-ins)
     warnings: list[str] = field(default_factory=list)
     overrides: list[str] = field(default_factory=list)  # rule X overrides Y (PolicyWarning)
+    sandbox: LocDict = field(default_factory=LocDict)   # the merged ``sandbox:`` section
 
     def to_json(self) -> dict[str, Any]:
         """The merged policy as plain JSON (``codor policy show`` prints it; the hash covers it)."""
@@ -62,6 +63,8 @@ class PolicyDocument:
             "extensions": list(self.extensions.values()),
             "settings": self.settings,
         })
+        if self.sandbox:  # absent: the hash of a policy without the section is unchanged
+            body["sandbox"] = thaw(self.sandbox)
         return body
 
 
@@ -202,6 +205,7 @@ def load_policy(
     guards: dict[str, LocDict] = {}
     extensions: dict[str, LocDict] = {}
     settings = LocDict(source=top_ident)
+    sandbox = LocDict(source=top_ident)
     for ident, data in chain:
         doc = Section(data, "", warnings)
         for rule in doc.sections("rules"):
@@ -234,6 +238,9 @@ def load_policy(
         sset = doc.section("settings")
         if sset.keys():
             settings = _merge(settings, sset.raw_mapping())
+        sbox = doc.section("sandbox")
+        if sbox.keys():
+            sandbox = _merge(sandbox, sbox.raw_mapping())
 
     tests_sec = Section(top, "", warnings)
     tests = [_expand_tree(t.raw_mapping(), variables, env) for t in tests_sec.sections("tests")]
@@ -254,6 +261,7 @@ def load_policy(
         source=top_ident,
         warnings=warnings,
         overrides=overrides,
+        sandbox=_expand_tree(sandbox, variables, env),
     )
 
 

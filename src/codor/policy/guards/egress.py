@@ -88,6 +88,21 @@ class EgressGuard:
         self._cidrs = tuple(allow_cidrs)
         self._judge = lru_cache(maxsize=4096)(self._judge_target)
 
+    # -- read-only settings: the sandbox's egress proxy re-checks resolved addresses ----------
+    @property
+    def allow_cidrs(self) -> tuple[IPNetwork, ...]:
+        return self._cidrs
+
+    @property
+    def range_modes(self) -> tuple[str, str]:
+        """``(private_ranges, metadata)``: each ``deny``, ``ask`` or ``allow``."""
+        return self._private, self._metadata
+
+    @property
+    def ports(self) -> frozenset[int]:
+        """The allowed ports (empty: any port)."""
+        return self._ports
+
     def check(self, action: Action, ctx: EvalContext) -> Sequence[Finding]:
         try:
             target = parse_target(action.url, action.host, action.port, action.scheme)
