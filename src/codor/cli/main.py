@@ -125,6 +125,23 @@ def build_parser() -> argparse.ArgumentParser:
         if not any(a.dest == "workspace" for a in p._actions):
             p.add_argument("--workspace", "-w", default=None)
 
+    run = sub.add_parser("run", help="run a command or a whole agent in the sandbox",
+                         description="Run CMD confined under the policy; every network request "
+                         "goes through CODOR's egress proxy; all of it is recorded. Exits with "
+                         "CMD's status; 126 when the policy refuses it, 125 when no sandbox can "
+                         "give the policy's guarantees.")
+    _add_policy_args(run)
+    run.add_argument("--explain", action="store_true",
+                     help="print the decision and the sandbox it would build; run nothing")
+    run.add_argument("--session", default=None, help="session id (default: a new one)")
+    run.add_argument("--agent", default=None, help="agent id recorded with the session")
+    run.add_argument("--no-record", action="store_true", help="do not record in the ledger")
+    run.add_argument("cmd", nargs=argparse.REMAINDER, help="-- CMD [ARGS...]")
+
+    doctor = sub.add_parser("doctor", help="which sandbox backends this machine can use")
+    _add_policy_args(doctor)
+    doctor.add_argument("--json", action="store_true", help="print the report as JSON")
+
     imp = psub.add_parser("import", help="translate another engine's policy into CODOR's")
     imp.add_argument("source_format", choices=("clawdstrike",))
     imp.add_argument("file", help="the policy file (or 'ruleset:<name>' for a bundled one)")
@@ -176,6 +193,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from codor.cli.policy import run_policy
 
             return run_policy(args)
+        if args.command == "run":
+            from codor.cli.run import run_run
+
+            return run_run(args)
+        if args.command == "doctor":
+            from codor.cli.run import run_doctor
+
+            return run_doctor(args)
         if args.command in ("init", "keys", "ledger"):
             from codor.cli.ledger import run_ledger
 

@@ -1,0 +1,176 @@
+"""Running commands confined, under the kernel's policy: the bridge between the runtime (``codor
+run``, the tool router's ``shell.exec``/``test.run``) and :mod:`codor.sandbox`.
+
+One :class:`SandboxExecutor` per workspace and session: it chooses the backend once (never a
+weaker one unless the policy says so), starts the egress proxy once when the policy's sandbox
+network is ``proxy`` (every request it sees is decided and recorded by the kernel, in this
+session), and for each command builds the spec, starts the in-sandbox forwarder while the
+sandbox is still held, runs, and returns what it observed. It is also a
+:class:`~codor.runtime.commands.SandboxRunner` for the tool router.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from codor.model import Action, Agent, Decision
+
+if TYPE_CHECKING:
+    from codor.kernel import Kernel
+    from codor.policy.sandbox_section import SandboxSettings
+    from codor.runtime.commands import RunReport, RunRequest
+    from codor.sandbox.backends import Choice
+    from codor.sandbox.forwarder import ForwarderHandle
+    from codor.sandbox.proxy import EgressProxy
+    from codor.sandbox.result import RunResult
+    from codor.sandbox.spec import SandboxSpec
+
+__all__ = ["SandboxExecutor"]
+
+
+class SandboxExecutor:
+    """Confined execution for one workspace and session (see the module doc).
+
+    ``env`` is the environment commands start from (default: this process's); the sandbox
+    scrubs credentials from it. Use as a context manager, or call :meth:`close`.
+    """
+
+    def __init__(self, kernel: Kernel, workspace: str | os.PathLike[str], *,
+                 session: str | None = None, agent: Agent | None = None,
+                 settings: SandboxSettings | None = None,
+                 env: Mapping[str, str] | None = None) -> None:
+        self.kernel = kernel
+        self.workspace = os.path.realpath(os.fspath(workspace))
+        self.session = session
+        self.agent = agent
+        self.settings = settings if settings is not None else kernel.engine.policy.sandbox
+        self.env = dict(os.environ if env is None else env)
+        self._choice: Choice | None = None
+        self._proxy: EgressProxy | None = None
+        self._proxy_dir: str | None = None
+
+    # -- choosing and explaining -------------------------------------------------------------
+    @property
+    def choice(self) -> Choice:
+        """The backend (raises SandboxUnavailableError when none gives the guarantees)."""
+        if self._choice is None:
+            from codor.sandbox.backends import choose_backend
+
+            self._choice = choose_backend(self.settings)
+        return self._choice
+
+    def spec(self, argv: Sequence[str], *, cwd: str | None = None,
+             env: Mapping[str, str] | None = None, timeout: float | None = None) -> SandboxSpec:
+        """The sandbox ``argv`` would run in (the proxy is started if the network needs it)."""
+        from codor.sandbox.spec import build_spec
+
+        settings = self.settings
+        if timeout is not None:
+            limits = dataclasses.replace(settings.limits, wall_seconds=timeout)
+            settings = dataclasses.replace(settings, limits=limits)
+        source = {**self.env, **(env or {})}
+        return build_spec(settings, argv, workspace=self.workspace, cwd=cwd, env=source,
+                          codor_home=self.kernel.engine.policy.codor_home,
+                          proxy_socket=self._proxy_socket())
+
+    def explain(self, argv: Sequence[str], *, cwd: str | None = None) -> str:
+        """What :meth:`run` would build, in words and as the backend's command line."""
+        import json
+
+        spec = self.spec(argv, cwd=cwd)
+        return (f"backend: {self.choice.backend.name}\n" + self.choice.explain(spec)
+                + "\nspec: " + json.dumps(spec.to_json(), indent=2))
+
+    # -- running -----------------------------------------------------------------------------
+    def run(self, argv: Sequence[str], *, cwd: str | None = None,
+            env: Mapping[str, str] | None = None, timeout: float | None = None,
+            stdin: bytes | None = None, inherit_stdio: bool = False) -> RunResult:
+        """Run ``argv`` confined (no policy decision here: the caller decided and records
+        the outcome)."""
+        choice = self.choice
+        spec = self.spec(argv, cwd=cwd, env=env, timeout=timeout)
+        forwarders: list[ForwarderHandle] = []
+
+        def on_started(pid: int) -> None:
+            if spec.network != "proxy" or spec.proxy_socket is None:
+                return
+            from codor.sandbox.forwarder import start_forwarder
+            from codor.sandbox.netutil import forwarded_ports
+
+            handle = start_forwarder(pid, spec.proxy_socket, proxy_port=spec.proxy_port,
+                                     ports=forwarded_ports(self.kernel.engine.policy))
+            forwarders.append(handle)
+            handle.ready(timeout=10.0)
+
+        try:
+            return choice.run(spec, stdin=stdin, inherit_stdio=inherit_stdio,
+                              on_started=on_started if choice.backend.name == "bubblewrap"
+                              else None)
+        finally:
+            for handle in forwarders:
+                handle.close()
+
+    def __call__(self, request: RunRequest) -> RunReport:
+        """The tool router's :class:`~codor.runtime.commands.SandboxRunner`."""
+        from codor.runtime.commands import RunReport
+
+        argv = request.argv if request.argv is not None else ("/bin/sh", "-c",
+                                                                request.command or "")
+        result = self.run(argv, cwd=request.cwd, env=request.env, timeout=request.timeout)
+        out, err = result.stdout, result.stderr
+        return RunReport(
+            exit_status=result.exit_status,
+            stdout=out.data if out else b"", stderr=err.data if err else b"",
+            started=(int(result.started_at * 1e6), int(result.started_mono * 1e6)),
+            ended=(int(result.ended_at * 1e6), int(result.ended_mono * 1e6)),
+            backend=result.backend, timed_out=result.timed_out,
+            stdout_size=out.total if out else None, stderr_size=err.total if err else None,
+            stdout_sha256=out.sha256 if out else None,
+            stderr_sha256=err.sha256 if err else None, limits_hit=result.limits_hit)
+
+    # -- the egress proxy --------------------------------------------------------------------
+    def _proxy_socket(self) -> str | None:
+        if self.settings.network != "proxy":
+            return None
+        if self._proxy is None:
+            from codor.sandbox.netutil import AddressCheck
+            from codor.sandbox.proxy import EgressProxy
+
+            # a private directory outside the workspace: invisible inside the sandbox (its
+            # /tmp is a fresh tmpfs); the forwarder reaches it from the host's view
+            self._proxy_dir = tempfile.mkdtemp(prefix="codor-egress-")
+            path = os.path.join(self._proxy_dir, "proxy.sock")
+            fields: dict[str, Any] = {"origin": "codor-sandbox"}
+            if self.session is not None:
+                fields["session"] = self.session
+            if self.agent is not None:
+                fields["agent"] = {"id": self.agent.id, **(
+                    {"role": self.agent.role} if self.agent.role else {})}
+            self._proxy = EgressProxy(path, self._decide,
+                                      AddressCheck.from_policy(self.kernel.engine.policy),
+                                      None, action_fields=fields).start()
+        return self._proxy.socket_path
+
+    def _decide(self, action: Action) -> Decision:
+        return self.kernel.decide(action)
+
+    def close(self) -> None:
+        if self._proxy is not None:
+            with contextlib.suppress(Exception):
+                self._proxy.close()
+            self._proxy = None
+        if self._proxy_dir is not None:
+            shutil.rmtree(self._proxy_dir, ignore_errors=True)
+            self._proxy_dir = None
+
+    def __enter__(self) -> SandboxExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
