@@ -25,6 +25,7 @@ import os
 import shutil
 import stat
 import subprocess
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -68,6 +69,18 @@ class MountPlan:
 
 def _inside(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+def _runtime_prefixes() -> tuple[str, ...]:
+    """The Python installation CODOR runs from (its virtualenv and base), when it lies under
+    a directory the sandbox replaces with an empty tmpfs (a checkout in /tmp): bound
+    read-only at the same place so ``sys.executable`` and its packages work inside."""
+    out: list[str] = []
+    for prefix in dict.fromkeys((sys.prefix, sys.base_prefix)):
+        real = os.path.realpath(prefix)
+        if any(_inside(real, d) for d in _FRESH_DIRS) and os.path.isdir(real):
+            out.append(real)
+    return tuple(out)
 
 
 def _lstat(path: str) -> os.stat_result | None:
@@ -115,6 +128,8 @@ def plan_mounts(spec: SandboxSpec, ours: frozenset[str] = frozenset()) -> MountP
         add(_SYSTEM, d, "--tmpfs", d)
     for root in writable:
         add(_WRITABLE, root, "--bind", root, root)
+    for prefix in _runtime_prefixes():  # CODOR's own interpreter, when a fresh dir hides it
+        add(_WRITABLE, prefix, "--ro-bind", prefix, prefix)
     created: list[str] = []
     pinned: dict[str, None] = {}
     covered: list[str] = []  # protected already (read-only or masked), with all beneath
