@@ -111,14 +111,7 @@ class Kernel:
         return start
 
     def decide(self, action: Action) -> Decision:
-        decision = self.engine.decide(action)
-        if self.ledger is None:
-            return decision
-        try:
-            self.record(action, decision)
-        except Exception as exc:
-            return _unrecorded(decision, exc)
-        return decision
+        return self.decide_and_index(action)[0]
 
     def record(self, action: Action, decision: Decision) -> int:
         """Append the decision as evidence, committed before this returns (with

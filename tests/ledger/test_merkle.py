@@ -15,6 +15,7 @@ from codor.ledger.merkle import (
     MerkleTree,
     compact_range,
     consistency_proof,
+    extend_compact_range,
     inclusion_proof,
     leaf_hash,
     node_hash,
@@ -486,3 +487,19 @@ def test_tree_argument_errors() -> None:
         with pytest.raises(IndexError):
             tree.get(level, idx)
     assert tree.append(LEAVES[5]) == 5
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(min_value=0, max_value=300), st.lists(st.integers(min_value=1, max_value=40),
+                                                         max_size=8))
+def test_extending_a_compact_range_in_any_chunks_gives_the_trees_root(
+        n: int, cuts: list[int]) -> None:
+    leaves = [leaf_hash(str(i).encode()) for i in range(n)]
+    stack: list[bytes] = []
+    size, start = 0, 0
+    for cut in [*cuts, n]:
+        chunk = leaves[start:start + cut] if cut != n else leaves[start:]
+        size = extend_compact_range(stack, size, chunk)
+        start += len(chunk)
+    assert size == n
+    assert root_from_compact_range(stack) == root_of(leaves)

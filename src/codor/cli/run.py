@@ -23,7 +23,7 @@ EXIT_NO_SANDBOX = 125
 
 def run_run(args: argparse.Namespace) -> int:
     from codor.cli.main import EXIT_USAGE, codor_home, find_workspace, resolve_policy
-    from codor.errors import SandboxError
+    from codor.errors import CodorError, SandboxError
     from codor.kernel import Kernel
     from codor.model import Action, Agent
     from codor.policy import load_engine
@@ -73,20 +73,20 @@ def run_run(args: argparse.Namespace) -> int:
                          f"{policy.name} sha256:{policy.sha256[:12]}"
                          + ("" if ledger else " · not recorded (no ledger: run `codor init`)")
                          + "\n")
-        from codor.evidence.records import now_us
-
-        started = now_us()
         try:
             result = executor.run(argv, cwd=cwd, inherit_stdio=True)
         except SandboxError as exc:
             sys.stderr.write(f"codor: {exc.one_line()}\n")
             return EXIT_NO_SANDBOX
-        ended = (started[0] + int((result.ended_at - result.started_at) * 1e6),
-                 started[1] + int(result.duration * 1e6))
+        started, ended = result.times_us()
         if ledger is not None:
-            kernel.record_outcome(action, index, started=started, ended=ended,
-                                  exit_status=result.exit_status, sandbox=backend,
-                                  observer="codor-sandbox")
+            try:
+                kernel.record_outcome(action, index, started=started, ended=ended,
+                                      exit_status=result.exit_status, sandbox=backend,
+                                      observer="codor-sandbox")
+            except CodorError as exc:  # the command ran: keep its status, say what is missing
+                sys.stderr.write(f"codor: warning: the outcome was not recorded: "
+                                 f"{exc.one_line()}\n")
         if result.timed_out:
             sys.stderr.write(f"codor: killed at the wall-time limit "
                              f"({policy.sandbox.limits.wall_seconds} s)\n")
@@ -105,9 +105,9 @@ def _inside(path: str, root: str) -> bool:
 
 
 def _approved(decision: Any) -> bool:
-    """An ``ask`` on a terminal: the person running ``codor run`` answers (recorded with the
-    decision's session as the person's choice only through the exit: the approvals queue of
-    the daemon records approvals). Never approved without a terminal."""
+    """An ``ask`` on a terminal: the person running ``codor run`` answers y/N. Never approved
+    without a terminal. (The answer itself is not yet recorded: approval records come with
+    the approvals queue.)"""
     if decision.decision != "ask" or not (sys.stdin.isatty() and sys.stderr.isatty()):
         return False
     why = "; ".join(f"{r.rule}: {r.message}" for r in decision.reasons)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from codor.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from codor.evidence.keys import KeyStore, LogKey, Verifier
@@ -13,13 +15,4 @@ __all__ = ["DecisionRecord", "KeyStore", "LogKey", "OutcomeRecord", "SessionStar
 _EXPORTS = {"KeyStore": "codor.evidence.keys", "LogKey": "codor.evidence.keys",
             "Verifier": "codor.evidence.keys", "DecisionRecord": "codor.evidence.records",
             "OutcomeRecord": "codor.evidence.records", "SessionStart": "codor.evidence.records"}
-
-
-def __getattr__(name: str) -> Any:
-    """Exports load on first use: recording needs the records, not the signing library."""
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from codor.evidence.keys import LogKey, Verifier
 from codor.ledger.checkpoint import Checkpoint, open_checkpoint, sign_note
 from codor.ledger.merkle import (
-    EMPTY_ROOT,
+    extend_compact_range,
     leaf_hash,
     root_from_compact_range,
     verify_consistency,
@@ -108,14 +108,6 @@ def first_bad_leaf(path: str, size: int, uri: str | None = None) -> int | None:
     finally:
         conn.close()
     return None
-
-
-def _fold(stack: list[bytes]) -> bytes:
-    """The root of a compact range (perfect subtree roots, largest first)."""
-    root = stack[-1]
-    for left in reversed(stack[:-1]):
-        root = hashlib.sha256(b"\x01" + left + root).digest()
-    return root
 
 
 class Ledger:
@@ -326,7 +318,7 @@ class Ledger:
                     prev = sha256(prev + lh).digest()
                     if prev != chained:
                         return self._bad(i, "hash chain broken", seen, count)
-                    stack.append(lh)
+                    stack.append(lh)  # merkle.extend_compact_range, inlined: the hot loop
                     k = count
                     while k & 1:
                         right = stack.pop()
@@ -335,7 +327,7 @@ class Ledger:
                     count += 1
                     if count in checkpoints:
                         problem = self._check_checkpoint(checkpoints[count], count,
-                                                         _fold(stack))
+                                                         root_from_compact_range(stack))
                         if problem:
                             return self._bad(count, problem, seen, count)
                         seen += 1
@@ -350,7 +342,7 @@ class Ledger:
             if cp_size > size:
                 return self._bad(cp_size, "a checkpoint covers entries that are gone "
                                           "(truncated log)", seen, count)
-        root = _fold(stack) if size else EMPTY_ROOT
+        root = root_from_compact_range(stack)
         return VerifyReport(True, size, seen, root=root.hex())
 
     def _rows(self, start: int, end: int) -> list[tuple[int, bytes | None, bytes, bytes]]:
@@ -442,19 +434,11 @@ class Ledger:
 
     def _recomputed_root(self, size: int) -> bytes:
         """The root of the first ``size`` entries, from their leaf hashes alone."""
-        sha256 = hashlib.sha256
         stack: list[bytes] = []
-        count = 0
         for start in range(0, size, _BATCH):
-            for lh in self.store.leaf_hashes(start, min(size, start + _BATCH)):
-                stack.append(lh)
-                k = count
-                while k & 1:
-                    right = stack.pop()
-                    stack[-1] = sha256(b"\x01" + stack[-1] + right).digest()
-                    k >>= 1
-                count += 1
-        return _fold(stack) if stack else EMPTY_ROOT
+            extend_compact_range(stack, start,
+                                 self.store.leaf_hashes(start, min(size, start + _BATCH)))
+        return root_from_compact_range(stack)
 
     def consistency_proof(self, old: int, new: int | None = None) -> list[bytes]:
         size = self.sync()

@@ -37,6 +37,7 @@ __all__ = [
     "NodeGetter",
     "compact_range",
     "consistency_proof",
+    "extend_compact_range",
     "inclusion_proof",
     "leaf_hash",
     "node_hash",
@@ -106,6 +107,20 @@ def root_from_compact_range(hashes: Sequence[bytes]) -> bytes:
     for h in reversed(hashes[:-1]):
         acc = node_hash(h, acc)
     return acc
+
+
+def extend_compact_range(stack: list[bytes], size: int, leaf_hashes: Iterable[bytes]) -> int:
+    """Append leaves to the compact range ``stack`` of a tree of ``size`` leaves (perfect
+    subtree roots, largest first), merging equal subtrees; returns the new size."""
+    for lh in leaf_hashes:
+        stack.append(lh)
+        k = size
+        while k & 1:
+            right = stack.pop()
+            stack[-1] = node_hash(stack[-1], right)
+            k >>= 1
+        size += 1
+    return size
 
 
 def _range_hash(get: NodeGetter, begin: int, end: int) -> bytes:

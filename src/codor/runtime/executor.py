@@ -19,7 +19,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from codor.model import Action, Agent, Decision
+from codor.model import Agent
 
 if TYPE_CHECKING:
     from codor.kernel import Kernel
@@ -124,11 +124,11 @@ class SandboxExecutor:
                                                                 request.command or "")
         result = self.run(argv, cwd=request.cwd, env=request.env, timeout=request.timeout)
         out, err = result.stdout, result.stderr
+        started, ended = result.times_us()
         return RunReport(
             exit_status=result.exit_status,
             stdout=out.data if out else b"", stderr=err.data if err else b"",
-            started=(int(result.started_at * 1e6), int(result.started_mono * 1e6)),
-            ended=(int(result.ended_at * 1e6), int(result.ended_mono * 1e6)),
+            started=started, ended=ended,
             backend=result.backend, timed_out=result.timed_out,
             stdout_size=out.total if out else None, stderr_size=err.total if err else None,
             stdout_sha256=out.sha256 if out else None,
@@ -152,13 +152,10 @@ class SandboxExecutor:
             if self.agent is not None:
                 fields["agent"] = {"id": self.agent.id, **(
                     {"role": self.agent.role} if self.agent.role else {})}
-            self._proxy = EgressProxy(path, self._decide,
+            self._proxy = EgressProxy(path, self.kernel.decide,
                                       AddressCheck.from_policy(self.kernel.engine.policy),
                                       None, action_fields=fields).start()
         return self._proxy.socket_path
-
-    def _decide(self, action: Action) -> Decision:
-        return self.kernel.decide(action)
 
     def close(self) -> None:
         if self._proxy is not None:

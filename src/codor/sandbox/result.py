@@ -59,6 +59,11 @@ class RunResult:
         """Seconds, by the monotonic clock."""
         return self.ended_mono - self.started_mono
 
+    def times_us(self) -> tuple[tuple[int, int], tuple[int, int]]:
+        """``(started, ended)``, each ``(wall_us, mono_us)``: the evidence records' form."""
+        return ((int(self.started_at * 1e6), int(self.started_mono * 1e6)),
+                (int(self.ended_at * 1e6), int(self.ended_mono * 1e6)))
+
     @property
     def ok(self) -> bool:
         return self.exit_status == 0 and not self.timed_out

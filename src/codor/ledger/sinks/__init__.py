@@ -17,7 +17,9 @@ closed), ``queued`` (accepted, not yet delivered), plus its own counters.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from codor.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from codor.ledger.sinks.base import Sink, SinkFanout
@@ -30,13 +32,4 @@ __all__ = ["HttpBatchSink", "JsonlSink", "OtlpLogSink", "Sink", "SinkFanout", "W
 _EXPORTS = {"Sink": "codor.ledger.sinks.base", "SinkFanout": "codor.ledger.sinks.base",
             "HttpBatchSink": "codor.ledger.sinks.http", "WebhookSink": "codor.ledger.sinks.http",
             "JsonlSink": "codor.ledger.sinks.jsonl", "OtlpLogSink": "codor.ledger.sinks.otlp"}
-
-
-def __getattr__(name: str) -> Any:
-    """Exports load on first use: a ledger without sinks never imports the HTTP client."""
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)
