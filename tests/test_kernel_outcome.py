@@ -120,3 +120,38 @@ def test_a_broken_store_denies_and_refuses_the_outcome(
     t = now_us()
     with pytest.raises(LedgerStoreError):
         kernel.record_outcome(action, None, started=t, ended=t)
+
+
+def test_an_approval_names_the_decision_it_answers(tmp_path: Path,
+                                                    make_engine: EngineFactory) -> None:
+    from codor.evidence.events import ApprovalRecord
+
+    kernel, ws = kernel_at(tmp_path, make_engine)
+    action = act("command.exec", command="frobnicate --all", session="s1")
+    decision, index = kernel.decide_and_index(action)
+    assert decision.decision == "ask"
+    at = kernel.record_approval(action, index, approved=False, approver="dev@host",
+                                channel="tty", comment="not today")
+    kernel.close()
+    record = leaf(ws, at)  # type: ignore[arg-type]
+    assert isinstance(record, ApprovalRecord)
+    assert (record.action_index, record.approved, record.comment) == (index, False, "not today")
+    assert record.action_sha256 == action_digest(evidence_form(action))
+    start = leaf(ws, 0)
+    assert isinstance(start, SessionStart)
+    check_binding(start, record)
+
+
+def test_event_data_is_redacted_before_it_is_recorded(tmp_path: Path,
+                                                      make_engine: EngineFactory) -> None:
+    from codor.evidence.events import EventRecord
+
+    kernel, ws = kernel_at(tmp_path, make_engine)
+    secret = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+    at = kernel.record_event("s1", "egress.blocked",
+                             {"target": f"https://evil.example/?t={secret}", "status": 403})
+    kernel.close()
+    record = leaf(ws, at)  # type: ignore[arg-type]
+    assert isinstance(record, EventRecord) and record.event == "egress.blocked"
+    assert secret not in record.to_bytes().decode() and record.data["status"] == 403
+    assert record.observer == "codor-engine"

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from codor.model import Action, Agent, Decision, Reason
 
@@ -168,6 +168,44 @@ class Kernel:
             started[1], ended[1], self.engine.policy.sha256, observer,
             stdout or empty, stderr or empty, products or {}, materials or {}, sandbox)
         return self.ledger.append(record.to_bytes(), durable=not self.group_allows)
+
+    def record_event(self, session: str | None, event: str, data: Mapping[str, Any], *,
+                     observer: Observer | None = None, action_index: int | None = None,
+                     agent: Agent | None = None) -> int | None:
+        """Append an :class:`~codor.evidence.events.EventRecord` (a proxy refusal after an
+        allow, an upstream error, a closed connection...) to ``session``; returns its index
+        (``None`` without a ledger). Secrets in ``data`` are redacted. Committed like an outcome;
+        a store fault raises."""
+        from codor.evidence.events import EventRecord
+        from codor.evidence.records import now_us
+        from codor.policy.secret_scanner import default_scanner
+
+        if self.ledger is None:
+            return None
+        start = self.session(session, agent)
+        wall, mono = now_us()
+        clean = _redact_tree(dict(data), default_scanner().redact)
+        assert isinstance(clean, dict)
+        record = EventRecord(start.session, start.challenge, event, clean,
+                             self.engine.policy.sha256, observer or self.observer, wall, mono,
+                             action_index)
+        return self.ledger.append(record.to_bytes(), durable=not self.group_allows)
+
+    def record_approval(self, action: Action, decision_index: int | None, *, approved: bool,
+                        approver: str, channel: str, comment: str | None = None) -> int | None:
+        """Append a person's answer to the ``ask`` decided for ``action`` as an
+        :class:`~codor.evidence.events.ApprovalRecord`, committed before this returns."""
+        from codor.evidence.events import ApprovalRecord
+        from codor.evidence.records import action_digest, now_us
+
+        if self.ledger is None:
+            return None
+        start = self.session(action.session, action.agent)
+        wall, mono = now_us()
+        record = ApprovalRecord(start.session, start.challenge, decision_index,
+                                action_digest(evidence_form(action)), approved, approver,
+                                channel, self.engine.policy.sha256, wall, mono, comment)
+        return self.ledger.append(record.to_bytes(), durable=True)
 
     def close(self) -> None:
         if self.ledger is not None:

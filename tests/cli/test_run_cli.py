@@ -125,13 +125,17 @@ def origin() -> Iterator[int]:
         server.server_close()
 
 
+def allow_origin(repo: Path, port: int) -> None:
+    (repo / ".codor" / "policy.yaml").write_text(
+        "version: 1\nextends: [codor:coding-assistant]\n"
+        f"guards:\n  egress:\n    allow: ['127.0.0.1:{port}']\n"
+        "    allow_cidrs: [127.0.0.1/32]\n")
+
+
 def test_network_goes_only_through_the_proxy_to_allowed_hosts(tmp_path: Path) -> None:
     repo = git_repo(tmp_path)
     with origin() as port:
-        (repo / ".codor" / "policy.yaml").write_text(
-            "version: 1\nextends: [codor:coding-assistant]\n"
-            f"guards:\n  egress:\n    allow: ['127.0.0.1:{port}']\n"
-            "    allow_cidrs: [127.0.0.1/32]\n")
+        allow_origin(repo, port)
         (repo / "probe.sh").write_text(
             f"curl -sS --noproxy '' -x \"$HTTP_PROXY\" http://127.0.0.1:{port}/ok; echo\n"
             f"curl -sS --noproxy '' -x \"$HTTP_PROXY\" -o /dev/null -w '%{{http_code}}' "
@@ -156,3 +160,111 @@ def test_doctor_names_the_backend_codor_run_uses(tmp_path: Path) -> None:
     names = {b["name"]: b for b in report["backends"]}
     assert names["bubblewrap"]["available"] is True and names["bubblewrap"]["missing"] == []
     assert names["container"]["available"] is False and names["container"]["reason"]
+
+
+def test_proxy_events_are_recorded_in_the_session(tmp_path: Path) -> None:
+    """What the proxy saw besides decisions (a refusal, a closed connection with its byte
+    counts) is evidence too, in the run's session."""
+    repo = git_repo(tmp_path)
+    with origin() as port:
+        allow_origin(repo, port)
+        (repo / "probe.sh").write_text(
+            f"curl -sS --noproxy '' -x \"$HTTP_PROXY\" http://127.0.0.1:{port}/ok; echo\n"
+            f"curl -sS --noproxy '' -x \"$HTTP_PROXY\" -o /dev/null http://127.0.0.2:{port}/no\n")
+        result = run("run", "--session", "net-1", "--", "sh", "probe.sh", cwd=repo)
+    assert result.returncode == 0, result.stderr
+    events = [r for r in records(repo) if r["type"] == "event"]
+    assert {e["session"] for e in events} == {"net-1"}
+    assert all(e["observer"] == "codor-sandbox" for e in events)
+    closed = [e["data"] for e in events if e["event"] == "egress.closed"]
+    blocked = [e["data"] for e in events if e["event"] == "egress.blocked"]
+    assert [(c["target"], c["bytes_down"]) for c in closed] == [  # the response body
+        (f"http://127.0.0.1:{port}/ok", len("hello from the origin"))]
+    assert [(b["status"], b["target"]) for b in blocked] == [
+        (403, f"http://127.0.0.2:{port}/no")]
+    assert json.loads(run("ledger", "verify", "--json", cwd=repo).stdout)["ok"] is True
+
+
+def _run_on_a_terminal(repo: Path, answer: bytes, *argv: str) -> tuple[int, str]:
+    """``codor run`` with stdin and stderr on a pseudo-terminal; answers the prompt."""
+    import os
+    import pty
+    import select
+
+    from tests.cli.test_cli import CODOR
+
+    master, slave = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k != "CODOR_HOME"}
+    proc = subprocess.Popen([CODOR, "run", "--", *argv], cwd=repo, stdin=slave, stderr=slave,
+                            stdout=subprocess.PIPE, env=env, start_new_session=True)
+    os.close(slave)
+    seen = b""
+    try:
+        while b"[y/N]" not in seen:
+            ready, _, _ = select.select([master], [], [], 30)
+            assert ready, f"no prompt; saw {seen!r}"
+            seen += os.read(master, 4096)
+        os.write(master, answer)
+        status = proc.wait(timeout=60)
+        assert proc.stdout is not None
+        return status, proc.stdout.read().decode()
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def test_an_ask_answered_on_the_terminal_is_recorded_with_who_answered(tmp_path: Path) -> None:
+    repo = git_repo(tmp_path)
+    tool = repo / "frob"
+    tool.write_text("#!/bin/sh\necho frobbed\n")
+    tool.chmod(0o755)
+    status, out = _run_on_a_terminal(repo, b"y\n", "./frob")
+    assert (status, out) == (0, "frobbed\n")
+    decision, approval, outcome = [r for r in records(repo)
+                                   if r["type"] in ("decision", "approval", "outcome")][-3:]
+    assert decision["decision"]["decision"] == "ask"  # type: ignore[index]
+    assert approval["approved"] is True and approval["channel"] == "tty"
+    assert "@" in str(approval["approver"])
+    assert approval["action_index"] == outcome["action_index"]
+    status, out = _run_on_a_terminal(repo, b"n\n", "./frob")
+    assert (status, out) == (126, "")
+    last = records(repo)[-1]
+    assert last["type"] == "approval" and last["approved"] is False
+
+
+def test_there_is_no_way_to_retry_without_the_sandbox(tmp_path: Path) -> None:
+    """Class 19: `codor run` has no switch that turns the sandbox off, and a `codor run` (or
+    a bubblewrap, or the permissive policy) started from inside the sandbox is still inside
+    it: nothing it runs can write outside the workspace."""
+    import uuid
+
+    help_text = run("run", "--help").stdout.lower()
+    assert not any(word in help_text for word in ("no-sandbox", "unsafe", "disable"))
+    repo = git_repo(tmp_path)
+    # on the host's root file system (read-only inside; /tmp there is a private tmpfs)
+    outside = Path("/var/tmp") / f"codor-escaped-{uuid.uuid4().hex}"
+    from tests.cli.test_cli import CODOR
+
+    (repo / "retry.sh").write_text(
+        f"{CODOR} run --no-record -- sh -c 'echo x > {outside}'; echo nested=$?\n"
+        f"{CODOR} run --no-record --policy codor:permissive -- touch {outside}; "
+        f"echo permissive=$?\n"
+        f"bwrap --bind / / -- touch {outside}; echo bwrap=$?\n"
+        f"touch {outside}; echo plain=$?\n")
+    try:
+        result = run("run", "--", "sh", "retry.sh", cwd=repo)
+        assert not outside.exists()
+    finally:
+        outside.unlink(missing_ok=True)
+    assert result.returncode == 0, result.stderr
+    statuses = dict(line.split("=") for line in result.stdout.splitlines() if "=" in line)
+    assert set(statuses) == {"nested", "permissive", "bwrap", "plain"}
+    # the nested codor run is refused by the policy (126) or finds no sandbox it could build
+    # inside this one (125); bubblewrap cannot get the privileges it needs; a plain write
+    # lands in the sandbox's private /var/tmp (whatever its status, the host never sees it)
+    assert statuses["nested"] in ("125", "126") and statuses["permissive"] == "125"
+    assert statuses["bwrap"] != "0", result.stdout

@@ -95,6 +95,8 @@ def test_protected_paths_that_do_not_exist_cannot_be_created(workspace: Path) ->
         mkdir -p .claude && echo '{"hooks":{}}' > .claude/settings.json
         echo '{}' > .mcp.json; echo 'eval evil' > .envrc
         mkdir -p .vscode && echo '{}' > .vscode/tasks.json
+        mkdir -p .codex && echo 'notify = ["sh"]' > .codex/config.toml
+        mkdir -p .gemini && echo '{}' > .gemini/settings.json
         mkdir -p .codor && echo 'version: 1' > .codor/policy.yaml
         git init -q . ; echo git=$?
         echo finished
@@ -103,7 +105,7 @@ def test_protected_paths_that_do_not_exist_cannot_be_created(workspace: Path) ->
     assert result.stdout is not None and "finished" in result.stdout.text()
     assert "git=0" not in result.stdout.text()  # git init of the workspace root is refused
     for rel in (".git/hooks/pre-commit", ".claude/settings.json", ".vscode/tasks.json",
-                ".codor/policy.yaml"):
+                ".codex/config.toml", ".gemini/settings.json", ".codor/policy.yaml"):
         assert not (workspace / rel).exists(), rel
     for rel in (".mcp.json", ".envrc"):
         assert not (workspace / rel).is_file(), rel
@@ -166,6 +168,21 @@ def test_git_commit_works_in_a_repository(repo: Path) -> None:
     assert log.splitlines()[0] == "from the sandbox"
     assert sorted(p.name for p in (repo / ".git" / "hooks").iterdir()) == sorted(
         p.name for p in (repo / ".git" / "hooks").iterdir() if p.name.endswith(".sample"))
+
+
+def test_git_config_cannot_gain_a_command_that_runs_on_the_host(repo: Path) -> None:
+    """Class 17: core.fsmonitor, core.pager, aliases... in .git/config would run the next time
+    a person uses git in the repository."""
+    before = (repo / ".git" / "config").read_bytes()
+    result = sh(repo, """
+        git config core.fsmonitor 'touch /tmp/pwned'; echo fsmonitor=$?
+        git config alias.st '!touch /tmp/pwned'; echo alias=$?
+        git config --file .git/config core.pager 'sh -c evil'; echo pager=$?
+    """)
+    assert result.stdout is not None
+    statuses = dict(line.split("=") for line in result.stdout.text().splitlines())
+    assert statuses == {"fsmonitor": "4", "alias": "4", "pager": "4"}  # 4: cannot write
+    assert (repo / ".git" / "config").read_bytes() == before
 
 
 def test_hooks_path_from_the_repository_config_is_protected(repo: Path) -> None:

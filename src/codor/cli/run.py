@@ -25,7 +25,7 @@ def run_run(args: argparse.Namespace) -> int:
     from codor.cli.main import EXIT_USAGE, codor_home, find_workspace, resolve_policy
     from codor.errors import CodorError, SandboxError
     from codor.kernel import Kernel
-    from codor.model import Action, Agent
+    from codor.model import Action, Agent, Decision
     from codor.policy import load_engine
     from codor.runtime.executor import SandboxExecutor
 
@@ -56,10 +56,24 @@ def run_run(args: argparse.Namespace) -> int:
             print(executor.explain(argv, cwd=cwd))
             return 0
         decision, index = kernel.decide_and_index(action)
-        if decision.decision != "allow" and not _approved(decision):
+        if decision.decision == "ask" and index is not None and _can_ask():
+            approved = _ask_person(decision)
+            try:
+                kernel.record_approval(action, index, approved=approved,
+                                       approver=_person(), channel="tty")
+            except CodorError as exc:  # an unrecorded approval approves nothing
+                sys.stderr.write(f"codor: the answer could not be recorded, so the command "
+                                 f"does not run: {exc.one_line()}\n")
+                return EXIT_REFUSED
+            if approved:
+                decision = Decision("allow", decision.reasons, decision.warnings,
+                                    decision.policy)
+        if decision.decision != "allow":
             why = "; ".join(f"{r.rule}: {r.message}" for r in decision.reasons)
             verb = "denied" if decision.decision == "deny" else "needs approval"
-            sys.stderr.write(f"codor: {verb}: {why} (session {session})\n")
+            hint = "; no ledger to record an approval in: run `codor init`" \
+                if decision.decision == "ask" and ledger is None else ""
+            sys.stderr.write(f"codor: {verb}: {why} (session {session}{hint})\n")
             return EXIT_REFUSED
         policy = engine.policy
         try:
@@ -104,12 +118,25 @@ def _inside(path: str, root: str) -> bool:
     return real == base or real.startswith(base.rstrip("/") + "/")
 
 
-def _approved(decision: Any) -> bool:
-    """An ``ask`` on a terminal: the person running ``codor run`` answers y/N. Never approved
-    without a terminal. (The answer itself is not yet recorded: approval records come with
-    the approvals queue.)"""
-    if decision.decision != "ask" or not (sys.stdin.isatty() and sys.stderr.isatty()):
-        return False
+def _can_ask() -> bool:
+    return sys.stdin.isatty() and sys.stderr.isatty()
+
+
+def _person() -> str:
+    import getpass
+    import socket
+
+    try:
+        user = getpass.getuser()
+    except Exception:  # no name for this uid
+        user = f"uid-{os.getuid()}"
+    return f"{user}@{socket.gethostname()}"
+
+
+def _ask_person(decision: Any) -> bool:
+    """An ``ask`` on a terminal: the person running ``codor run`` answers y/N (anything but
+    y/yes, or end of input, is no). Never asked without a terminal, and never without a
+    ledger to record the answer in (an approval nobody can audit is not given)."""
     why = "; ".join(f"{r.rule}: {r.message}" for r in decision.reasons)
     sys.stderr.write(f"codor: approval needed: {why}\ncodor: run it? [y/N] ")
     sys.stderr.flush()

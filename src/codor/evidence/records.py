@@ -8,6 +8,9 @@ canonical JSON via :func:`codor.canonical.canonical_json`: the ledger leaf bytes
   the challenge, so evidence cannot be prepared before the session began
   (:func:`check_binding`).
 - :class:`DecisionRecord` (``decision``): one action and the decision made for it.
+- :class:`~codor.evidence.events.EventRecord` (``event``) and
+  :class:`~codor.evidence.events.ApprovalRecord` (``approval``): proxy-level events and a
+  person's answer to an ``ask`` (defined in :mod:`codor.evidence.events`).
 - :class:`OutcomeRecord` (``outcome``): what running an action produced — exit status, sha256
   and a bounded, redacted excerpt of stdout/stderr (:class:`StreamSummary`), products and
   materials as ``path → sha256`` (in-toto link style), start/end times, sandbox profile. It
@@ -35,172 +38,49 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import secrets
-import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
-from typing import Any, ClassVar, Final, Literal, cast, get_args
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Final
 
-from codor.canonical import canonical_json, canonical_sha256
-from codor.errors import CodorError
-from codor.model import SEVERITIES, Action, Agent, Decision, FrozenMap, Reason, Severity
+from codor.evidence.events import ApprovalRecord, EventRecord
+from codor.evidence.fields import (
+    MAX_SAFE_INT,
+    OBSERVERS,
+    RECORD_VERSION,
+    Observer,
+    RecordBase,
+    action_digest,
+    args_of,
+    bound_to_action,
+    digests,
+    hex64,
+    integer,
+    keys_of,
+    now_us,
+    observer,
+    parse_action,
+    parse_agent,
+    parse_decision,
+    record_fields,
+    text,
+)
+from codor.model import Action, Agent, Decision, FrozenMap
 
 __all__ = [
-    "EXCERPT_MAX_BYTES", "MAX_SAFE_INT", "OBSERVERS", "RECORD_VERSION", "DecisionRecord",
-    "Observer", "OutcomeRecord", "Record", "SessionStart", "StreamSummary", "action_digest",
-    "check_binding", "now_us", "record_from_bytes", "record_from_json",
+    "EXCERPT_MAX_BYTES", "MAX_SAFE_INT", "OBSERVERS", "RECORD_VERSION", "ApprovalRecord",
+    "DecisionRecord", "EventRecord", "Observer", "OutcomeRecord", "Record", "SessionStart",
+    "StreamSummary", "action_digest", "check_binding", "now_us", "record_from_bytes",
+    "record_from_json",
 ]
 
-RECORD_VERSION: Final = 1
-MAX_SAFE_INT: Final = 2**53 - 1
 EXCERPT_MAX_BYTES: Final = 2048
 #: How much of a stream is redacted before the excerpt is cut (secrets are found whole).
 _REDACT_WINDOW: Final = 64 * 1024
 
-Observer = Literal["codor-sandbox", "codor-engine", "codor-runtime", "claude-code-harness",
-                   "codex-harness", "gemini-harness", "mcp-gateway", "agent-claim"]
-OBSERVERS: Final[tuple[str, ...]] = get_args(Observer)
-_HEX64 = re.compile(r"[0-9a-f]{64}")
-
-
-def now_us() -> tuple[int, int]:
-    """The current (wall, monotonic) times in microseconds."""
-    return time.time_ns() // 1000, time.monotonic_ns() // 1000
-
-
-def action_digest(action: Action) -> str:
-    """The sha256 (hex) of an action's canonical JSON: how an outcome names its action."""
-    return canonical_sha256(action.to_json())
-
-
-# -- field checks -------------------------------------------------------------------------------
-def _text(name: str, value: Any, *, optional: bool = False) -> None:
-    if value is None and optional:
-        return
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"{name} must be a non-empty string")
-    if "\x00" in value:
-        raise ValueError(f"{name} contains a NUL character")
-    if not value.isascii() and any("\ud800" <= c <= "\udfff" for c in value):
-        raise ValueError(f"{name} is not valid Unicode (lone surrogate)")
-
-
-def _hex64(name: str, value: Any, *, optional: bool = False) -> None:
-    if not (value is None and optional) and \
-            (not isinstance(value, str) or not _HEX64.fullmatch(value)):
-        raise ValueError(f"{name} must be 64 lowercase hex digits")
-
-
-def _int(name: str, value: Any, *, low: int = 0, optional: bool = False) -> None:
-    if not (value is None and optional) and \
-            (type(value) is not int or not low <= value <= MAX_SAFE_INT):
-        raise ValueError(f"{name} must be an integer in [{low}, 2**53-1]")
-
-
-def _observer(value: Any) -> None:
-    if value not in OBSERVERS:
-        raise ValueError(f"observer must be one of {', '.join(OBSERVERS)}; got {value!r}")
-
-
-def _digests(name: str, value: Any) -> FrozenMap:
-    if not isinstance(value, Mapping):
-        raise ValueError(f"{name} must be an object of path → sha256")
-    for path, digest in value.items():
-        _text(f"{name} path", path)
-        _hex64(f"{name}[{path!r}]", digest)
-    return value if isinstance(value, FrozenMap) else FrozenMap(value)
-
-
-def _fields(cls_name: str, data: Any, required: frozenset[str],
-            optional: frozenset[str] = frozenset(), rtype: str | None = None) -> Mapping[str, Any]:
-    """Check an object's keys (and ``type``/``v`` when ``rtype`` is given)."""
-    if not isinstance(data, Mapping):
-        raise ValueError(f"{cls_name} must be a JSON object, got {type(data).__name__}")
-    if rtype is not None:
-        if data.get("type") != rtype:
-            raise ValueError(f"{cls_name}: type must be {rtype!r}, got {data.get('type')!r}")
-        if type(data.get("v")) is not int or data["v"] != RECORD_VERSION:
-            raise ValueError(f"{cls_name}: unsupported version v={data.get('v')!r}")
-    keys = set(data) - {"type", "v"} if rtype is not None else set(data)
-    unknown = keys - required - optional
-    if unknown:
-        raise ValueError(f"{cls_name}: unknown field(s) {', '.join(sorted(map(str, unknown)))}")
-    missing = required - keys
-    if missing:
-        raise ValueError(f"{cls_name}: missing field(s) {', '.join(sorted(missing))}")
-    return data
-
-
-def _parse_decision(data: Any) -> Decision:
-    d = _fields("decision", data, frozenset({"decision", "reasons", "warnings", "policy"}))
-    if d["decision"] not in ("allow", "deny", "ask"):
-        raise ValueError(f"decision.decision must be allow, deny or ask; got {d['decision']!r}")
-    if not isinstance(d["reasons"], list) or not isinstance(d["warnings"], list):
-        raise ValueError("decision.reasons and decision.warnings must be lists")
-    reasons = []
-    for item in d["reasons"]:
-        r = _fields("decision.reasons[]", item, frozenset({"rule", "guard", "severity", "message"}))
-        if not all(r[k] is None or isinstance(r[k], str) for k in ("rule", "guard")):
-            raise ValueError("decision.reasons[]: rule and guard must be strings or null")
-        if r["severity"] not in SEVERITIES or not isinstance(r["message"], str):
-            raise ValueError("decision.reasons[]: bad severity or message")
-        reasons.append(Reason(r["rule"], r["guard"], cast(Severity, r["severity"]),
-                              r["message"]))
-    if not all(isinstance(w, str) for w in d["warnings"]) or not isinstance(d["policy"], str):
-        raise ValueError("decision: warnings must be strings and policy a string")
-    return Decision(d["decision"], tuple(reasons), tuple(d["warnings"]), d["policy"])
-
-
-def _parse_action(data: Any) -> Action:
-    try:
-        return Action.from_json(data)
-    except CodorError as exc:
-        raise ValueError(f"action: {exc.message}") from None
-
-
-def _parse_agent(data: Any) -> Agent:
-    a = _fields("agent", data, frozenset({"id"}), frozenset({"role"}))
-    _text("agent.id", a["id"])
-    _text("agent.role", a.get("role"), optional=True)
-    return Agent(a["id"], a.get("role"))
-
-
-def _keys(cls: type) -> frozenset[str]:
-    """The JSON keys of a record type besides ``type`` and ``v``: its dataclass fields."""
-    return frozenset(f.name for f in fields(cls))
-
-
-def _args(data: Mapping[str, Any], **parsed: Any) -> dict[str, Any]:
-    """Constructor arguments: the record's fields (not ``type``/``v``), some parsed."""
-    return {k: v for k, v in data.items() if k not in ("type", "v")} | parsed
-
-
-# -- records ------------------------------------------------------------------------------------
-class _Record:
-    """Shared behaviour: canonical bytes and the observed/claimed distinction."""
-
-    type: ClassVar[str]
-    __slots__ = ()
-
-    def to_json(self) -> dict[str, Any]:  # pragma: no cover - overridden
-        raise NotImplementedError
-
-    def to_bytes(self) -> bytes:
-        """The record's RFC 8785 canonical JSON: the ledger leaf."""
-        try:
-            return canonical_json(self.to_json())
-        except (TypeError, UnicodeEncodeError) as exc:
-            raise ValueError(f"{self.type}: cannot canonicalise: {exc}") from None
-
-    @property
-    def observed(self) -> bool:
-        """True unless the record is only an agent's claim."""
-        return cast(str, getattr(self, "observer", "codor-engine")) != "agent-claim"
-
 
 @dataclass(frozen=True, slots=True)
-class SessionStart(_Record):
+class SessionStart(RecordBase):
     """The start of a session: binds every later record to a fresh random challenge."""
 
     session: str
@@ -211,14 +91,14 @@ class SessionStart(_Record):
     type: ClassVar[str] = "session.start"
 
     def __post_init__(self) -> None:
-        _text("session", self.session)
-        _hex64("challenge", self.challenge)
-        _int("wall_us", self.wall_us)
+        text("session", self.session)
+        hex64("challenge", self.challenge)
+        integer("wall_us", self.wall_us)
         if not isinstance(self.agent, Agent):
             raise ValueError("agent must be an Agent")
-        _text("agent.id", self.agent.id)
-        _text("agent.role", self.agent.role, optional=True)
-        _hex64("policy", self.policy)
+        text("agent.id", self.agent.id)
+        text("agent.role", self.agent.role, optional=True)
+        hex64("policy", self.policy)
 
     @classmethod
     def new(cls, session: str, agent: Agent, policy: str) -> SessionStart:
@@ -232,12 +112,12 @@ class SessionStart(_Record):
 
     @classmethod
     def from_json(cls, data: Any) -> SessionStart:
-        d = _fields("session.start", data, _keys(cls), rtype=cls.type)
-        return cls(**_args(d, agent=_parse_agent(d["agent"])))
+        d = record_fields("session.start", data, keys_of(cls), rtype=cls.type)
+        return cls(**args_of(d, agent=parse_agent(d["agent"])))
 
 
 @dataclass(frozen=True, slots=True)
-class DecisionRecord(_Record):
+class DecisionRecord(RecordBase):
     """One decision: the action, the decision (same JSON as the API) and who observed it."""
 
     session: str
@@ -251,16 +131,16 @@ class DecisionRecord(_Record):
     type: ClassVar[str] = "decision"
 
     def __post_init__(self) -> None:
-        _text("session", self.session)
-        _hex64("challenge", self.challenge)
+        text("session", self.session)
+        hex64("challenge", self.challenge)
         if not isinstance(self.action, Action) or not isinstance(self.decision, Decision):
             raise ValueError("action must be an Action and decision a Decision")
-        _hex64("policy", self.policy)
+        hex64("policy", self.policy)
         if self.decision.policy not in ("", self.policy):
             raise ValueError("decision.policy differs from the record's policy hash")
-        _observer(self.observer)
-        _int("wall_us", self.wall_us)
-        _int("mono_us", self.mono_us)
+        observer(self.observer)
+        integer("wall_us", self.wall_us)
+        integer("mono_us", self.mono_us)
 
     def to_json(self) -> dict[str, Any]:
         return {"type": self.type, "v": RECORD_VERSION, "session": self.session,
@@ -270,9 +150,9 @@ class DecisionRecord(_Record):
 
     @classmethod
     def from_json(cls, data: Any) -> DecisionRecord:
-        d = _fields("decision record", data, _keys(cls), rtype=cls.type)
-        return cls(**_args(d, action=_parse_action(d["action"]),
-                           decision=_parse_decision(d["decision"])))
+        d = record_fields("decision record", data, keys_of(cls), rtype=cls.type)
+        return cls(**args_of(d, action=parse_action(d["action"]),
+                           decision=parse_decision(d["decision"])))
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,10 +166,10 @@ class StreamSummary:
     truncated: bool
 
     def __post_init__(self) -> None:
-        _hex64("sha256", self.sha256)
-        _int("size", self.size)
+        hex64("sha256", self.sha256)
+        integer("size", self.size)
         if self.excerpt != "":
-            _text("excerpt", self.excerpt)
+            text("excerpt", self.excerpt)
         if (n := len(self.excerpt.encode("utf-8"))) > EXCERPT_MAX_BYTES:
             raise ValueError(f"excerpt is {n} bytes; at most {EXCERPT_MAX_BYTES} allowed")
         if type(self.truncated) is not bool:
@@ -322,7 +202,7 @@ class StreamSummary:
 
     @classmethod
     def from_json(cls, data: Any, name: str = "stream") -> StreamSummary:
-        d = _fields(name, data, frozenset({"sha256", "size", "excerpt", "truncated"}))
+        d = record_fields(name, data, frozenset({"sha256", "size", "excerpt", "truncated"}))
         return cls(d["sha256"], d["size"], d["excerpt"], d["truncated"])
 
 
@@ -330,7 +210,7 @@ _EMPTY_STREAM = StreamSummary(hashlib.sha256(b"").hexdigest(), 0, "", False)
 
 
 @dataclass(frozen=True, slots=True)
-class OutcomeRecord(_Record):
+class OutcomeRecord(RecordBase):
     """What running one action produced, as observed by ``observer``.
 
     ``action_index`` (the ledger index of its :class:`DecisionRecord`) and/or
@@ -360,19 +240,15 @@ class OutcomeRecord(_Record):
     type: ClassVar[str] = "outcome"
 
     def __post_init__(self) -> None:
-        _text("session", self.session)
-        _hex64("challenge", self.challenge)
-        _int("action_index", self.action_index, optional=True)
-        _hex64("action_sha256", self.action_sha256, optional=True)
-        if self.action_index is None and self.action_sha256 is None:
-            raise ValueError("outcome needs action_index or action_sha256")
-        _int("exit_status", self.exit_status, low=-MAX_SAFE_INT, optional=True)
+        bound_to_action("outcome", self.session, self.challenge, self.action_index,
+                        self.action_sha256)
+        integer("exit_status", self.exit_status, low=-MAX_SAFE_INT, optional=True)
         for name in ("started_wall_us", "ended_wall_us", "started_mono_us", "ended_mono_us"):
-            _int(name, getattr(self, name))
+            integer(name, getattr(self, name))
         if self.ended_mono_us < self.started_mono_us:
             raise ValueError("ended_mono_us is before started_mono_us")
         elapsed = self.ended_mono_us - self.started_mono_us
-        _int("duration_us", self.duration_us, low=-1)
+        integer("duration_us", self.duration_us, low=-1)
         if self.duration_us == -1:
             object.__setattr__(self, "duration_us", elapsed)
         elif self.duration_us != elapsed:
@@ -380,15 +256,15 @@ class OutcomeRecord(_Record):
         if not isinstance(self.stdout, StreamSummary) or \
                 not isinstance(self.stderr, StreamSummary):
             raise ValueError("stdout and stderr must be StreamSummary")
-        object.__setattr__(self, "products", _digests("products", self.products))
-        object.__setattr__(self, "materials", _digests("materials", self.materials))
-        _text("sandbox", self.sandbox, optional=True)
-        _hex64("policy", self.policy)
-        _observer(self.observer)
+        object.__setattr__(self, "products", digests("products", self.products))
+        object.__setattr__(self, "materials", digests("materials", self.materials))
+        text("sandbox", self.sandbox, optional=True)
+        hex64("policy", self.policy)
+        observer(self.observer)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": self.type, "v": RECORD_VERSION}
-        for name in _keys(type(self)):
+        for name in keys_of(type(self)):
             value = getattr(self, name)
             if isinstance(value, StreamSummary):
                 value = value.to_json()
@@ -399,16 +275,17 @@ class OutcomeRecord(_Record):
 
     @classmethod
     def from_json(cls, data: Any) -> OutcomeRecord:
-        d = _fields("outcome record", data, _keys(cls), rtype=cls.type)
+        d = record_fields("outcome record", data, keys_of(cls), rtype=cls.type)
         if d["duration_us"] == -1:
             raise ValueError("duration_us must be an integer in [0, 2**53-1]")
-        return cls(**_args(d, stdout=StreamSummary.from_json(d["stdout"], "stdout"),
+        return cls(**args_of(d, stdout=StreamSummary.from_json(d["stdout"], "stdout"),
                            stderr=StreamSummary.from_json(d["stderr"], "stderr")))
 
 
-Record = SessionStart | DecisionRecord | OutcomeRecord
-_TYPES: Final[dict[str, type[SessionStart] | type[DecisionRecord] | type[OutcomeRecord]]] = {
-    "session.start": SessionStart, "decision": DecisionRecord, "outcome": OutcomeRecord}
+Record = SessionStart | DecisionRecord | OutcomeRecord | EventRecord | ApprovalRecord
+_TYPES: Final[dict[str, type[Record]]] = {
+    "session.start": SessionStart, "decision": DecisionRecord, "outcome": OutcomeRecord,
+    "event": EventRecord, "approval": ApprovalRecord}
 
 
 def record_from_json(data: Any) -> Record:
@@ -439,13 +316,14 @@ def record_from_bytes(leaf: bytes) -> Record:
     return record
 
 
-def check_binding(start: SessionStart, record: DecisionRecord | OutcomeRecord) -> None:
+def check_binding(start: SessionStart,
+                  record: DecisionRecord | OutcomeRecord | EventRecord | ApprovalRecord) -> None:
     """Raise :class:`ValueError` unless ``record`` belongs to ``start``'s session: same
     session, same challenge, and not dated before the session started."""
     if record.session != start.session:
         raise ValueError(f"record is for session {record.session!r}, not {start.session!r}")
     if not secrets.compare_digest(record.challenge, start.challenge):
         raise ValueError("record carries another challenge than its session start")
-    wall = record.wall_us if isinstance(record, DecisionRecord) else record.started_wall_us
+    wall = record.started_wall_us if isinstance(record, OutcomeRecord) else record.wall_us
     if wall < start.wall_us:
         raise ValueError("record is dated before its session started")

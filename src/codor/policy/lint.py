@@ -6,6 +6,8 @@ errors (``E_POLICY_*``: anything that stops the policy from loading), and warnin
 (an except identical to the match, case 26; a path pattern on kinds without paths),
 ``W_SHADOWED`` (an allow/ask rule that a deny rule always overrides), ``W_DUPLICATE`` (two
 rules with the same kinds, match and effect), ``W_NO_EFFECT`` (a pass rule), ``W_UNKNOWN_RULE``,
+``W_BROAD_EGRESS`` (an egress allow that covers hosts anyone can publish to:
+:mod:`codor.policy.openhosts`),
 and ``I_OVERRIDE`` notes for rules replaced by a child policy.
 """
 

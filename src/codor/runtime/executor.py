@@ -4,8 +4,9 @@ run``, the tool router's ``shell.exec``/``test.run``) and :mod:`codor.sandbox`.
 One :class:`SandboxExecutor` per workspace and session: it chooses the backend once (never a
 weaker one unless the policy says so), starts the egress proxy once when the policy's sandbox
 network is ``proxy`` (every request it sees is decided and recorded by the kernel, in this
-session), and for each command builds the spec, starts the in-sandbox forwarder while the
-sandbox is still held, runs, and returns what it observed. It is also a
+session; its proxy-level events are recorded too), and for each command builds the spec,
+starts the in-sandbox forwarder while the sandbox is still held, runs, and returns what it
+observed. It is also a
 :class:`~codor.runtime.commands.SandboxRunner` for the tool router.
 """
 
@@ -154,8 +155,20 @@ class SandboxExecutor:
                     {"role": self.agent.role} if self.agent.role else {})}
             self._proxy = EgressProxy(path, self.kernel.decide,
                                       AddressCheck.from_policy(self.kernel.engine.policy),
-                                      None, action_fields=fields).start()
+                                      self._record_event, action_fields=fields).start()
         return self._proxy.socket_path
+
+    def _record_event(self, event: dict[str, Any]) -> None:
+        """The proxy's events (refusals after an allow, upstream errors, closed connections
+        with byte counts) go into the ledger in this session; called on the proxy's recorder
+        thread. A store fault is not raised into the proxy (the connection is already over);
+        the decisions of later requests fail closed on their own."""
+        if self.kernel.ledger is None:
+            return
+        data = {k: v for k, v in event.items() if k not in ("event", "time")}
+        with contextlib.suppress(Exception):
+            self.kernel.record_event(self.session, str(event["event"]), data,
+                                     observer="codor-sandbox", agent=self.agent)
 
     def close(self) -> None:
         if self._proxy is not None:

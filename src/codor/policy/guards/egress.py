@@ -219,8 +219,14 @@ def compile_guard(section: Section, cc: CompileContext) -> EgressGuard:
             raise PolicyPatternError(f"{section.path('allow_cidrs')}[{i}]: bad CIDR {text!r}: "
                                      f"{exc}", location=section.item_loc("allow_cidrs", i)
                                      ) from None
+    allow = table("allow")
+    from codor.policy.openhosts import broad_allow_warnings
+
+    section.warnings.extend(broad_allow_warnings(
+        section.path("allow"), allow.patterns,
+        [section.item_loc("allow", i) for i in range(len(allow.patterns))]))
     return EgressGuard(
-        allow=table("allow"),
+        allow=allow,
         ask=table("ask"),
         deny=table("deny"),
         ports=frozenset(ports),
