@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 CODOR  := $(VENV)/bin/codor
 
-.PHONY: run test install system-deps lint typecheck unit bench corpus clean
+.PHONY: run test install system-deps npm-deps lint typecheck unit bench corpus clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,13 @@ run: install
 system-deps:
 	./scripts/install-system-deps.sh
 
+## Real third-party MCP servers for the gateway tests (pinned in tests/npm/package-lock.json)
+npm-deps: tests/npm/node_modules/.installed
+
+tests/npm/node_modules/.installed: tests/npm/package.json tests/npm/package-lock.json
+	cd tests/npm && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks scripts
 
@@ -32,7 +39,7 @@ typecheck: install
 unit: install
 	$(VENV)/bin/pytest -q
 
-test: system-deps install lint typecheck unit
+test: system-deps install npm-deps lint typecheck unit
 
 ## Benchmarks (not part of `make test`): results go to benchmarks/results/*.json
 bench: install

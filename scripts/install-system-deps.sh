@@ -7,6 +7,7 @@ REQUIRED=(
   "pg_ctlcluster postgresql"  # PostgreSQL server for the ledger store tests (initdb, pg_ctl)
   "bwrap bubblewrap"          # the default sandbox backend (codor run, shell.exec, test.run)
   "nsenter util-linux"        # joins the sandbox's network namespace for the egress forwarder
+  "npm npm"                   # installs the real MCP servers the gateway tests run (Node.js)
 )
 missing=()
 for entry in "${REQUIRED[@]}"; do
