@@ -47,6 +47,8 @@ bench: install
 	$(PY) benchmarks/policy_eval.py
 	$(PY) benchmarks/policy_load.py
 	$(PY) benchmarks/ledger.py
+	$(PY) benchmarks/hooks.py
+	$(PY) benchmarks/gateway.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

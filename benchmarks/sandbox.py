@@ -10,8 +10,17 @@
 3. floor: bubblewrap's own cost, ``bwrap --ro-bind / / true``, and the same with the
    namespaces CODOR asks for (no mounts, no seccomp, no supervisor).
 4. landlock: the Landlock-only backend for comparison (a Python helper execs the command).
+5. with the network forwarder, as ``codor run`` and the tool router run a command when the
+   policy's sandbox network is ``proxy``: ``SandboxExecutor.run(["true"])`` with the same
+   settings (the egress proxy running, the spec built per command, the forwarder ready in
+   the sandbox's network namespace before ``true`` runs, ended after it). The executor keeps
+   a spare forwarder process, started after each command (a Python start, ~20 ms, off the
+   command's path), so this is a command in a session: after it the benchmark pauses
+   ``SETTLE_S`` (untimed), as an agent does between commands, so that the next spare's start
+   does not land on the next case. ``sandboxed_true_forwarder_cold`` starts a new forwarder
+   process for each command instead (no spare), and reports how long that start takes.
 
-The four are run round-robin (``--runs`` each) so a change in machine load hits all of them.
+All cases are run round-robin (``--runs`` each) so a change in machine load hits all of them.
 Results go to ``benchmarks/results/sandbox.json``.
 """
 
@@ -33,6 +42,7 @@ from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results" / "sandbox.json"
 GOAL_MS = 8.0
+SETTLE_S = 0.05
 
 
 def _ms(samples: list[float]) -> dict[str, float]:
@@ -48,9 +58,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", default=str(RESULTS))
     args = parser.parse_args(argv)
 
+    from codor.kernel import Kernel
+    from codor.policy import compile_ref
+    from codor.policy.engine import Engine
+    from codor.runtime.executor import SandboxExecutor
     from codor.sandbox import SandboxSettings, build_spec
     from codor.sandbox.bwrap import BubblewrapBackend, plan_mounts
     from codor.sandbox.cgroups import cgroup_support
+    from codor.sandbox.forwarder import ForwarderHandle, start_forwarder
     from codor.sandbox.landlock import LandlockBackend
     from codor.sandbox.mountpoints import mount_points, release_mount_points
 
@@ -96,27 +111,65 @@ def main(argv: list[str] | None = None) -> int:
             result = landlock.run(spec)
             assert result.exit_status == 0, result
 
+        engine = Engine(compile_ref("codor:default", workspace=str(ws), home="/root", env={}))
+        executor = SandboxExecutor(Kernel(engine), ws, settings=settings)
+        proxied = executor.spec([true])  # starts the egress proxy, as the first run does
+        assert proxied.network == "proxy" and proxied.proxy_socket is not None
+        fresh_ready: list[float] = []
+
+        def with_forwarder() -> None:
+            result = executor.run([true])
+            assert result.exit_status == 0, result
+
+        def with_forwarder_cold() -> None:
+            handles: list[ForwarderHandle] = []
+
+            def on_started(pid: int) -> None:
+                t0 = time.perf_counter()
+                handle = start_forwarder(pid, str(proxied.proxy_socket),
+                                         proxy_port=proxied.proxy_port)
+                handles.append(handle)
+                handle.ready(timeout=10.0)
+                fresh_ready.append(time.perf_counter() - t0)
+
+            try:
+                result = backend.run(proxied, on_started=on_started)
+            finally:
+                for handle in handles:
+                    handle.close()
+            assert result.exit_status == 0, result
+
         cases: dict[str, Callable[[], None]] = {
             "bare_true": bare, "sandboxed_true": sandboxed, "bwrap_floor": floor,
             "bwrap_namespaces_only": floor_ns}
         if landlock.available()[0]:
             cases["landlock_true"] = landlocked
+        cases["sandboxed_true_forwarder"] = with_forwarder
+        cases["sandboxed_true_forwarder_cold"] = with_forwarder_cold
         for fn in cases.values():  # warm up (probes, caches)
             for _ in range(5):
                 fn()
+                if fn is with_forwarder:
+                    time.sleep(SETTLE_S)
         samples: dict[str, list[float]] = {name: [] for name in cases}
         for _ in range(args.runs):
             for name, fn in cases.items():
                 t0 = time.perf_counter()
                 fn()
                 samples[name].append(time.perf_counter() - t0)
+                if fn is with_forwarder:
+                    time.sleep(SETTLE_S)  # the next spare starts now (see the module doc)
+        executor.close()
+        fresh_ready = fresh_ready[5:]  # without the warm-up
         plan = plan_mounts(spec, mount_points().ours(spec.workspace))
         while_running = sorted(p.name for p in ws.iterdir() if p.name != ".git")
         release_mount_points(str(ws))
         leftovers = sorted(p.name for p in ws.iterdir() if p.name != ".git")
 
     stats = {name: _ms(v) for name, v in samples.items()}
-    added = stats["sandboxed_true"]["median_ms"] - stats["bare_true"]["median_ms"]
+    bare_ms = stats["bare_true"]["median_ms"]
+    added = stats["sandboxed_true"]["median_ms"] - bare_ms
+    forwarder_added = stats["sandboxed_true_forwarder"]["median_ms"] - bare_ms
     result: dict[str, Any] = {
         "benchmark": "sandbox",
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
@@ -131,6 +184,14 @@ def main(argv: list[str] | None = None) -> int:
                                       - stats["bare_true"]["median_ms"], 3),
         "goal_added_ms": GOAL_MS,
         "pass": added <= GOAL_MS,
+        "forwarder": {
+            "added_ms_median": round(forwarder_added, 3),
+            "pass": forwarder_added <= GOAL_MS,
+            "cold_added_ms_median": round(
+                stats["sandboxed_true_forwarder_cold"]["median_ms"] - bare_ms, 3),
+            "cold_start_to_ready": _ms(fresh_ready),
+            "settle_after_each_ms": SETTLE_S * 1000,
+        },
         "spec": {"mount_args": len(plan.args), "created_mount_points": len(plan.created),
                  "pinned_dirs": len(plan.pinned), "build_spec_cold_ms":
                      round(build_cold * 1000, 2),
@@ -147,6 +208,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"added by the sandbox: {added:.2f} ms median (goal <= {GOAL_MS} ms): "
           f"{'PASS' if result['pass'] else 'FAIL'}; bwrap's own floor adds "
           f"{result['bwrap_floor_added_ms']:.2f} ms")
+    fwd = result["forwarder"]
+    print(f"added with the network forwarder: {forwarder_added:.2f} ms median (goal <= "
+          f"{GOAL_MS} ms): {'PASS' if fwd['pass'] else 'FAIL'}; starting a new forwarder per "
+          f"command instead: {fwd['cold_added_ms_median']:.2f} ms (its start to ready: "
+          f"{fwd['cold_start_to_ready']['median_ms']:.2f} ms)")
     return 0
 
 

