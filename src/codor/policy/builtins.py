@@ -2,12 +2,16 @@
 
 They deny any agent write (``file.write``, ``file.delete``, ``patch.apply``, and the write
 targets of a ``command.exec``) to the active policy files, CODOR's state directory (ledger,
-keys, policy), and CODOR's own installation; and any read of CODOR's private keys.
+keys, policy), and CODOR's own installation; and any read of CODOR's private keys. A
+``tool.call`` (an MCP server's ``write_file``, a framework tool) whose path-like argument
+(``path``, ``file_path``, ``destination``... at any depth) names one of those is denied too:
+CODOR cannot know whether an arbitrary tool writes, so it assumes it may.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import cache
 from pathlib import Path
 
@@ -18,6 +22,10 @@ from codor.policy.guards.base import EvalContext, Finding
 __all__ = ["BuiltinProtections", "installation_root"]
 
 _WRITE_KINDS = frozenset({"file.write", "file.delete", "patch.apply"})
+#: argument names that hold paths in the tools agents use (MCP filesystem servers, SDK tools)
+_PATH_KEY = re.compile(r"(?:^|_)(?:path|paths|file|files|filename|filepath|dir|directory|"
+                       r"folder|source|destination|dest|src|target|root|cwd)$", re.IGNORECASE)
+_MAX_ARGUMENT_PATHS = 256
 
 
 @cache
@@ -46,7 +54,7 @@ class BuiltinProtections:
 
     name = "builtin"
     kinds = frozenset({"file.read", "file.list", "file.write", "file.delete", "patch.apply",
-                       "command.exec"})
+                       "command.exec", "tool.call"})
 
     def __init__(self, write_roots: Iterable[str], secret_roots: Iterable[str] = ()) -> None:
         self.write_roots = tuple(sorted({r.rstrip("/") or "/" for r in write_roots}))
@@ -73,6 +81,9 @@ class BuiltinProtections:
             return self._paths(targets, "write", ctx, action.cwd) if targets else []
         if kind in ("file.read", "file.list") and action.path is not None and self.secret_roots:
             return self._paths([action.path], "read", ctx, action.cwd)
+        if kind == "tool.call" and action.arguments:
+            paths = list(_argument_paths(action.arguments))
+            return self._paths(paths, "write", ctx, action.cwd) if paths else []
         return ()
 
     def _paths(self, paths: Iterable[str], op: str, ctx: EvalContext,
@@ -97,3 +108,19 @@ class BuiltinProtections:
                                        f"({root})"))
                     break
         return out
+
+
+def _argument_paths(value: object, key: str = "", depth: int = 0) -> Iterator[str]:
+    """String values under path-like keys of a tool's arguments (bounded)."""
+    count = 0
+    stack: list[tuple[object, str, int]] = [(value, key, depth)]
+    while stack and count < _MAX_ARGUMENT_PATHS:
+        item, name, level = stack.pop()
+        if isinstance(item, str):
+            if name and _PATH_KEY.search(name) and item:
+                count += 1
+                yield item
+        elif level < 8 and isinstance(item, Mapping):
+            stack.extend((v, str(k), level + 1) for k, v in item.items())
+        elif level < 8 and isinstance(item, (list, tuple)):
+            stack.extend((v, name, level + 1) for v in item)

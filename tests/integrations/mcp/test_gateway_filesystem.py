@@ -124,3 +124,28 @@ def test_listing_is_filtered_and_ask_is_refused(tmp_path: Path, mode: str) -> No
     assert outcomes(records) == []  # nothing was forwarded
     hidden = events(records, "mcp.tools_hidden")
     assert len(hidden) == 1 and hidden[0]["data"]["tools"] == ["move_file"]
+
+
+def test_codors_own_state_cannot_be_written_through_an_upstream_tool(tmp_path: Path) -> None:
+    """The policy allows writes anywhere in the workspace, yet `.codor/` (policy, ledger,
+    keys) stays out of reach: the built-in protections read the tool's path arguments."""
+    workspace, upstream = _setup(tmp_path)
+    policy = workspace / ".codor" / "policy.yaml"
+    before = policy.read_bytes()
+    seen: dict[str, Any] = {}
+
+    async def session() -> None:
+        async with Client(stdio_gateway(workspace, upstream=upstream)) as client:
+            seen["policy"] = await client.call_tool("write_file", {
+                "path": str(policy), "content": "version: 1\nname: mine\n"})
+            seen["edit"] = await client.call_tool("edit_file", {
+                "path": str(workspace / ".codor" / "ledger.db"),
+                "edits": [{"oldText": "a", "newText": "b"}]})
+
+    anyio.run(session)
+    for name in ("policy", "edit"):
+        assert seen[name].is_error, name
+        assert "CODOR's own state" in text_of(seen[name])
+    assert policy.read_bytes() == before
+    rules = [d["decision"]["reasons"][0]["rule"] for d in decisions(ledger(workspace))[-2:]]
+    assert rules == ["builtin.protected_write"] * 2
