@@ -198,12 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["hook"] and len(argv) > 1 and not argv[1].startswith("-"):
-        # the hook path skips building the whole parser: it runs on every tool call
-        from codor.cli.hook import main_hook
-
-        return main_hook(argv[1:])
+    # the `codor` executable (codor.cli.main) sends `codor hook` straight to codor.cli.hook;
+    # only `python -m codor.cli.main hook ...` parses it here
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.version:
