@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from codor.evidence.events import EventRecord
-from codor.evidence.records import DecisionRecord, OutcomeRecord, Record, record_from_bytes
+from codor.evidence.records import DecisionRecord, OutcomeRecord
 from codor.integrations.sdk import guard as guard_module
 from codor.workspace import Workspace
+from tests.test_kernel import records
 
 #: Reads and writes inside the workspace (never .env or secret*); ls and echo run; one host;
 #: tools allowed unless named shell_exec / danger_* (denied) or git_push (a person decides).
@@ -42,19 +43,33 @@ guards:
 """
 
 
+# The tools the adapter tests wrap (LangChain ``@tool``, OpenAI ``@function_tool``). They
+# work in the current directory, the workspace: a file on disk shows that a call ran.
+def write_note(name: str, text: str) -> str:
+    """Write a note into the workspace."""
+    Path(name).write_text(text)
+    return f"wrote {name}"
+
+
+def shell_exec(command: str) -> str:
+    """Run a shell command."""
+    Path("pwned").write_text(command)
+    return "ran"
+
+
+def git_push(remote: str) -> str:
+    """Push to a remote."""
+    Path("pushed").write_text(remote)
+    return "pushed"
+
+
 @dataclass
 class Space:
     root: Path
     workspace: Workspace
 
-    def records(self) -> list[Record]:
-        ledger = self.workspace.open_ledger(signing=False)
-        try:
-            size = ledger.sync()
-            return [record_from_bytes(e.leaf) for e in ledger.store.entries(0, size)
-                    if e.leaf is not None]
-        finally:
-            ledger.close()
+    def records(self) -> list[object]:
+        return records(self.workspace)
 
     def decisions(self, session: str | None = None) -> list[DecisionRecord]:
         return [r for r in self.records() if isinstance(r, DecisionRecord)

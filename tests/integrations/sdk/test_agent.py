@@ -6,29 +6,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from codor.integrations.sdk import ActionDenied, EnforcedAgent, Guard, Task, Tools, guarded
 from codor.model import Action
-from tests.integrations.sdk.conftest import Space
+from tests.integrations.sdk.conftest import Space, shell_exec, write_note
 
 
-def _tools(root: Path) -> dict[str, Callable[..., Any]]:
-    def write_note(name: str, text: str) -> str:
-        (root / name).write_text(text)
-        return "ok"
+def explode() -> None:
+    raise RuntimeError("tool broke")
 
-    def shell_exec(command: str) -> str:
-        (root / "pwned").write_text(command)
-        return "ran"
 
-    def explode() -> None:
-        raise RuntimeError("tool broke")
-
-    return {"write_note": write_note, "shell_exec": shell_exec, "explode": explode}
+TOOLS: dict[str, Callable[..., Any]] = {"write_note": write_note, "shell_exec": shell_exec,
+                                        "explode": explode}
 
 
 def test_a_run_records_its_start_its_calls_and_its_finish(space: Space) -> None:
@@ -41,7 +33,7 @@ def test_a_run_records_its_start_its_calls_and_its_finish(space: Space) -> None:
         return "I wrote report.md"
 
     with Guard(session="s-agent", agent="coder") as guard:
-        agent = EnforcedAgent(guard, tools=_tools(space.root))
+        agent = EnforcedAgent(guard, tools=TOOLS)
         result = agent.run(Task("task-1", "write the report"), runner)
     assert result.value == "I wrote report.md"
     assert (space.root / "report.md").read_text() == "done"
@@ -74,7 +66,7 @@ def test_a_refused_declared_action_stops_the_task_before_it_runs(space: Space) -
         Action.create("file.write", path=".env", content="TOKEN=1"),
         Action.create("command.exec", argv=["ls"])])
     with Guard(session="s-refused") as guard:
-        agent = EnforcedAgent(guard, tools=_tools(space.root))
+        agent = EnforcedAgent(guard, tools=TOOLS)
         with pytest.raises(ActionDenied, match=r"\.env"):
             agent.run(task, lambda tools: called.append(True))
     assert called == []
@@ -91,7 +83,7 @@ def test_a_failing_runner_is_recorded_as_failed_and_re_raised(space: Space) -> N
         raise LookupError("gave up")
 
     with Guard(session="s-failed") as guard:
-        agent = EnforcedAgent(guard, tools=_tools(space.root))
+        agent = EnforcedAgent(guard, tools=TOOLS)
         with pytest.raises(LookupError):
             agent.run("task-3", runner)
     finish = space.decisions("s-failed")[-1].action

@@ -4,21 +4,19 @@ threads, and the real ``codor`` executable reading what the SDK wrote."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import pytest
 
+from codor.errors import InputError
 from codor.evidence.records import action_digest, now_us
 from codor.integrations.context import open_kernel
 from codor.integrations.sdk import ActionDenied, ApprovalRequired, Guard
 from codor.kernel import Kernel, evidence_form
 from codor.model import Action, Decision
+from tests.cli.test_cli import run
 from tests.integrations.sdk.conftest import Space
-
-CODOR = Path(sys.executable).parent / "codor"
 
 
 def test_each_convenience_check_is_decided_under_the_workspace_policy(space: Space) -> None:
@@ -272,15 +270,15 @@ def test_the_codor_executable_reads_what_the_sdk_recorded(tmp_path: Path,
     monkeypatch.delenv("CODOR_HOME", raising=False)
     root = tmp_path / "project"
     root.mkdir()
-    subprocess.run([str(CODOR), "init", "--workspace", str(root)], check=True,
-                   capture_output=True, text=True)
+    init = run("init", "--workspace", str(root))
+    assert init.returncode == 0, init.stderr
     with Guard(workspace=root, session="s-cli", agent="cli-agent") as guard:
         guard.check_file_write(root / ".env", "SECRET=1")
         checked = guard.require("tool.call", tool="lookup", arguments={"q": "codor"})
         guard.execute(checked, lambda: "found")
-    out = subprocess.run([str(CODOR), "ledger", "tail", "-n", "3", "--workspace", str(root)],
-                         check=True, capture_output=True, text=True).stdout
-    records = [json.loads(line)["record"] for line in out.splitlines()]
+    tail = run("ledger", "tail", "-n", "3", "--workspace", str(root))
+    assert tail.returncode == 0, tail.stderr
+    records = [json.loads(line)["record"] for line in tail.stdout.splitlines()]
     assert [r["type"] for r in records] == ["decision", "decision", "outcome"]
     assert records[0]["decision"]["decision"] == "deny"
     assert records[0]["action"]["kind"] == "file.write"
@@ -288,8 +286,7 @@ def test_the_codor_executable_reads_what_the_sdk_recorded(tmp_path: Path,
     assert records[1]["action"]["tool"] == "lookup" and records[1]["session"] == "s-cli"
     assert records[2]["observer"] == "codor-runtime"
     assert records[2]["stdout"]["excerpt"] == "found"
-    verify = subprocess.run([str(CODOR), "ledger", "verify", "--workspace", str(root)],
-                            check=False, capture_output=True, text=True)
+    verify = run("ledger", "verify", "--workspace", str(root))
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
 
@@ -328,3 +325,35 @@ def test_a_vanished_working_directory_is_a_deny(space: Space, tmp_path: Path,
         monkeypatch.chdir(space.root)
     assert decision.decision == "deny" and decision.reasons[0].rule == "sdk.internal"
     assert "FileNotFoundError" in decision.reasons[0].message
+
+
+def test_a_mistyped_path_or_argv_is_a_deny_not_a_type_error(space: Space) -> None:
+    with Guard() as guard:
+        argv = guard.check_command(["ls", 1])  # type: ignore[list-item]
+        path = guard.check_file_read(5)  # type: ignore[arg-type]
+        write = guard.check_file_write(None, "x")  # type: ignore[arg-type]
+        session = guard.session
+    assert [d.decision for d in (argv, path, write)] == ["deny"] * 3
+    assert {d.reasons[0].rule for d in (argv, path, write)} == {"input.E_ACTION"}
+    assert [e.event for e in space.events(session)] == ["sdk.action_invalid"] * 3
+
+
+def test_a_malformed_event_or_outcome_is_an_input_error(space: Space) -> None:
+    with Guard() as guard:
+        with pytest.raises(InputError, match="dotted lowercase name"):
+            guard.record_event("Not An Event", {})
+        checked = guard.require("tool.call", tool="search")
+        with pytest.raises(InputError, match="hex"):
+            guard.record_outcome(checked, started=now_us(), ended=now_us(),
+                                 products={"out.txt": "not-a-digest"})
+
+
+def test_a_mistyped_agent_or_session_is_refused_when_the_guard_opens(space: Space) -> None:
+    with pytest.raises(InputError, match="agent a string or an Agent"):
+        Guard(agent=123)  # type: ignore[arg-type]
+    kernel = open_kernel(space.root)
+    try:
+        with pytest.raises(InputError, match="session must be a string"):
+            Guard.from_kernel(kernel, session=7)  # type: ignore[arg-type]
+    finally:
+        kernel.close()

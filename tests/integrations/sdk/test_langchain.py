@@ -21,28 +21,12 @@ from codor.integrations.sdk.langchain import (
     guard_tools,
 )
 from codor.model import Action
+from tests.integrations.sdk import conftest
 from tests.integrations.sdk.conftest import Space
 
-
-@tool
-def write_note(name: str, text: str) -> str:
-    """Write a note into the workspace."""
-    Path(name).write_text(text)
-    return f"wrote {name}"
-
-
-@tool
-def shell_exec(command: str) -> str:
-    """Run a shell command."""
-    Path("pwned").write_text(command)
-    return "ran"
-
-
-@tool
-def git_push(remote: str) -> str:
-    """Push to a remote."""
-    Path("pushed").write_text(remote)
-    return "pushed"
+write_note = tool(conftest.write_note)
+shell_exec = tool(conftest.shell_exec)
+git_push = tool(conftest.git_push)
 
 
 def test_an_allowed_call_runs_and_its_decision_and_outcome_are_recorded(space: Space) -> None:
@@ -208,3 +192,16 @@ def test_class_based_and_single_input_tools(space: Space) -> None:
     decisions = space.decisions("s-lc-class")
     assert dict(decisions[0].action.arguments or {}) == {"text": "abcd"}
     assert dict(decisions[1].action.arguments or {}) == {"input": "hello"}
+
+
+def test_a_mapper_that_returns_no_action_denies_the_call(space: Space) -> None:
+    # a kind string is not an Action: it must not be decided as some other action (here a
+    # workflow event, which the policy allows) while the tool runs
+    def not_an_action(name: str, arguments: Any) -> Any:
+        return "workflow.task.finish"
+
+    with Guard(session="s-lc-badmap") as guard, pytest.raises(ToolDenied, match="not an Action"):
+        guard_tool(shell_exec, guard, action=not_an_action).invoke({"command": "id"})
+    assert not (space.root / "pwned").exists()
+    assert space.decisions("s-lc-badmap") == []
+    assert [e.data["rule"] for e in space.events("s-lc-badmap")] == ["sdk.action"]

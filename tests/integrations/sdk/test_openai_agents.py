@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,28 +20,12 @@ from codor.integrations.sdk.openai_agents import (
     guard_function_tools,
 )
 from codor.model import Action
+from tests.integrations.sdk import conftest
 from tests.integrations.sdk.conftest import Space
 
-
-@function_tool
-def write_note(name: str, text: str) -> str:
-    """Write a note into the workspace."""
-    Path(name).write_text(text)
-    return f"wrote {name}"
-
-
-@function_tool
-def shell_exec(command: str) -> str:
-    """Run a shell command."""
-    Path("pwned").write_text(command)
-    return "ran"
-
-
-@function_tool
-def git_push(remote: str) -> str:
-    """Push to a remote."""
-    Path("pushed").write_text(remote)
-    return "pushed"
+write_note = function_tool(conftest.write_note)
+shell_exec = function_tool(conftest.shell_exec)
+git_push = function_tool(conftest.git_push)
 
 
 @function_tool
@@ -187,3 +170,25 @@ def test_the_tool_input_guardrail_rejects_a_denied_call_in_a_runner_loop(space: 
     assert sorted((d.action.tool, d.decision.decision)
                   for d in space.decisions("s-oa-guardrail")) == [
         ("list_files", "allow"), ("shell_exec", "deny")]
+
+
+def test_a_mapper_that_returns_no_action_denies_the_call(space: Space) -> None:
+    # a kind string is not an Action: it must not be decided as some other action (here a
+    # workflow event, which the policy allows) while the tool runs
+    def not_an_action(name: str, arguments: Any) -> Any:
+        return "workflow.task.finish"
+
+    with Guard(session="s-oa-badmap") as guard:
+        output = _invoke(guard_function_tool(shell_exec, guard, action=not_an_action),
+                         {"command": "id"})
+    assert output.startswith("CODOR denied this tool call") and "not an Action" in output
+    assert not (space.root / "pwned").exists()
+    assert space.decisions("s-oa-badmap") == []
+
+
+def test_arguments_too_deep_to_parse_are_a_deny(space: Space) -> None:
+    with Guard(session="s-oa-deep") as guard:
+        output = _invoke(guard_function_tool(write_note, guard), "[" * 100_000)
+    assert output.startswith("CODOR denied this tool call")
+    assert "RecursionError" in output
+    assert [e.data["rule"] for e in space.events("s-oa-deep")] == ["sdk.action"]

@@ -9,10 +9,8 @@
 Adapters for agent frameworks are submodules with their own extras:
 :mod:`codor.integrations.sdk.langchain` (``codor[langchain]``) and
 :mod:`codor.integrations.sdk.openai_agents` (``codor[openai-agents]``).
-Names load on first use — except :func:`guarded`, bound here because its module has the same
-name (once ``codor.integrations.sdk.decorator`` is imported, the package attribute would be that
-module and a lazy export would never be asked for). Importing the package loads no part of
-CODOR's engine, ledger or policy either way.
+Names load on first use: importing the package loads no part of CODOR's engine, ledger or
+policy.
 """
 
 from __future__ import annotations

@@ -28,24 +28,26 @@ from __future__ import annotations
 import functools
 import hashlib
 import inspect
-import os
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final, ParamSpec, TypeVar, cast, overload
 
 from codor.errors import ActionError, UnknownKindError
 from codor.integrations.sdk.guard import Guard
-from codor.integrations.sdk.results import Checked, jsonable
+from codor.integrations.sdk.results import Checked, jsonable, path_text
 from codor.model import KIND_FIELDS, Action
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
 
-__all__ = ["ActionMapper", "guarded", "is_guarded"]
+__all__ = ["ActionMapper", "ToolActionMapper", "decide_call", "guarded", "is_guarded",
+           "tool_call_action"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
 #: Builds the action for one call from the call's own arguments.
 ActionMapper = Callable[..., Action]
+#: Builds the action of one framework tool call from the tool's name and its arguments.
+ToolActionMapper = Callable[[str, Mapping[str, Any]], Action]
 _MARK: Final = "__codor_guarded__"
 _SKIP: Final = frozenset({"self", "cls"})
 
@@ -92,7 +94,7 @@ def wrap(func: Callable[P, R], build: ActionMapper, guard: Guard | None) -> Call
         @functools.wraps(func)
         async def async_wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
             g = guard if guard is not None else Guard.current()
-            checked = _decide(g, build, args, kwargs)
+            checked = decide_call(g, lambda: build(*args, **kwargs))
             return await g.aexecute(checked, lambda: afunc(*args, **kwargs))
 
         setattr(async_wrapper, _MARK, True)
@@ -101,17 +103,19 @@ def wrap(func: Callable[P, R], build: ActionMapper, guard: Guard | None) -> Call
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         g = guard if guard is not None else Guard.current()
-        checked = _decide(g, build, args, kwargs)
+        checked = decide_call(g, lambda: build(*args, **kwargs))
         return g.execute(checked, lambda: func(*args, **kwargs))
 
     setattr(wrapper, _MARK, True)
     return wrapper
 
 
-def _decide(guard: Guard, build: ActionMapper, args: tuple[Any, ...],
-            kwargs: Mapping[str, Any]) -> Checked:
+def decide_call(guard: Guard, build: Callable[[], Action]) -> Checked:
+    """Decide the action ``build()`` makes for one call (``@guarded`` and the adapters). A
+    mapper that raises or returns anything but an :class:`Action` is a deny — rule
+    ``input.<code>`` for a CODOR error, else ``sdk.action`` — so nothing runs."""
     try:
-        action = build(*args, **kwargs)
+        action = build()
         if not isinstance(action, Action):
             raise TypeError(f"the action mapper returned {type(action).__name__}, "
                             f"not an Action")
@@ -121,6 +125,16 @@ def _decide(guard: Guard, build: ActionMapper, args: tuple[Any, ...],
         return guard.refuse(rule, f"the call's action could not be built: "
                                   f"{type(exc).__name__}: {exc}")
     return guard.decide(action)
+
+
+def tool_call_action(name: str, arguments: Mapping[str, Any], *,
+                     action: ToolActionMapper | None = None,
+                     server: str | None = None) -> Action:
+    """The action of a framework's tool call: ``action(name, arguments)`` when given, else a
+    ``tool.call`` of ``name`` (on ``server``) with the arguments as JSON."""
+    if action is not None:
+        return action(name, arguments)
+    return Action.create("tool.call", tool=name, server=server, arguments=jsonable(arguments))
 
 
 def _mapper(func: Callable[..., Any], kind: str, tool: str | None, server: str | None,
@@ -153,8 +167,6 @@ def _mapper(func: Callable[..., Any], kind: str, tool: str | None, server: str |
 
 
 def _field(name: str, value: Any) -> Any:
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
     if name == "argv" and isinstance(value, list | tuple):
-        return [os.fspath(a) if isinstance(a, os.PathLike) else a for a in value]
-    return value
+        return [path_text(a) for a in value]
+    return path_text(value)

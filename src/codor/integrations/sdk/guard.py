@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from codor.errors import ActionError, CodorError, InputError
 from codor.integrations.sdk.errors import describe
-from codor.integrations.sdk.results import CallLog, Checked, jsonable, output_bytes
+from codor.integrations.sdk.results import CallLog, Checked, jsonable, output_bytes, path_text
 from codor.model import Action, Agent, Decision, Reason, Severity
 
 if TYPE_CHECKING:
@@ -74,6 +74,7 @@ class Guard:
                  cwd: str | os.PathLike[str] | None = None, origin: str = ORIGIN) -> None:
         from codor.integrations.context import open_kernel
 
+        _check_who(session, agent)
         self._setup(open_kernel(workspace, policy=policy, record=record), session, agent,
                     cwd, origin, owns_kernel=True)
 
@@ -82,6 +83,7 @@ class Guard:
                     agent: str | Agent | None = None, cwd: str | os.PathLike[str] | None = None,
                     origin: str = ORIGIN) -> Guard:
         """A guard over an existing kernel; :meth:`close` leaves the kernel open."""
+        _check_who(session, agent)
         guard = cls.__new__(cls)
         guard._setup(kernel, session, agent, cwd, origin, owns_kernel=False)
         return guard
@@ -147,21 +149,21 @@ class Guard:
         return checked
 
     def check_file_read(self, path: str | os.PathLike[str], **fields: Any) -> Decision:
-        return self.check("file.read", path=os.fspath(path), **fields)
+        return self.check("file.read", path=path_text(path), **fields)
 
     def check_file_write(self, path: str | os.PathLike[str], content: str | bytes,
                          **fields: Any) -> Decision:
         """Bytes are decided by their sha256 (``content_sha256``); text is scanned as is."""
         if isinstance(content, bytes):
-            return self.check("file.write", path=os.fspath(path),
+            return self.check("file.write", path=path_text(path),
                               content_sha256=hashlib.sha256(content).hexdigest(), **fields)
-        return self.check("file.write", path=os.fspath(path), content=content, **fields)
+        return self.check("file.write", path=path_text(path), content=content, **fields)
 
     def check_command(self, command: str | Sequence[str], **fields: Any) -> Decision:
         """A shell string is decided as ``command``, a sequence as ``argv``."""
         if isinstance(command, str):
             return self.check("command.exec", command=command, **fields)
-        return self.check("command.exec", argv=[os.fspath(a) for a in command], **fields)
+        return self.check("command.exec", argv=[path_text(a) for a in command], **fields)
 
     def check_url(self, url: str, method: str | None = None, **fields: Any) -> Decision:
         return self.check("network.request", url=url, method=method, **fields)
@@ -230,22 +232,30 @@ class Guard:
         """Record the outcome of an allowed action that the *caller* ran (times from
         :func:`codor.evidence.records.now_us`); returns its ledger index (``None`` without a
         ledger). ``observer`` defaults to ``agent-claim``: CODOR did not see it run (see the
-        module doc). Raises for a refused ``checked`` (nothing may have run) and when the
-        ledger refuses the record."""
+        module doc). Raises :class:`~codor.errors.InputError` for a refused ``checked``
+        (nothing may have run) or a malformed outcome, and the ledger's error when it refuses
+        the record."""
         if not checked.allowed or checked.action is None:
             raise InputError(f"{describe(checked.action)} was not allowed; there is no outcome "
                              f"to record")
-        return self._kernel.record_outcome(
-            checked.action, checked.index, started=started, ended=ended,
-            exit_status=exit_status, stdout=_summary(stdout), stderr=_summary(stderr),
-            products=products, materials=materials, observer=observer)
+        try:
+            return self._kernel.record_outcome(
+                checked.action, checked.index, started=started, ended=ended,
+                exit_status=exit_status, stdout=_summary(stdout), stderr=_summary(stderr),
+                products=products, materials=materials, observer=observer)
+        except (TypeError, ValueError) as exc:  # the record refused its fields
+            raise InputError(f"outcome of {describe(checked.action)}: {exc}") from None
 
     def record_event(self, event: str, data: Mapping[str, Any], *,
                      action_index: int | None = None) -> int | None:
         """Record an event of this session (a dotted lowercase name, a small JSON object);
-        returns its ledger index (``None`` without a ledger)."""
-        return self._kernel.record_event(self.session, event, jsonable(data),
-                                         action_index=action_index, agent=self.agent)
+        returns its ledger index (``None`` without a ledger). Raises
+        :class:`~codor.errors.InputError` for a malformed event."""
+        try:
+            return self._kernel.record_event(self.session, event, jsonable(data),
+                                             action_index=action_index, agent=self.agent)
+        except (TypeError, ValueError) as exc:  # the record refused its fields
+            raise InputError(f"event {event!r}: {exc}") from None
 
     # -- bookkeeping --------------------------------------------------------------------------
     def stats(self) -> dict[str, int]:
@@ -375,6 +385,13 @@ class Guard:
         for log in (self._log, *(log for guard, log in _TRACKING.get() if guard is self)):
             log.executed(checked, failed=error is not None, outcome_index=index,
                          recorded=recorded)
+
+
+def _check_who(session: object, agent: object) -> None:
+    """Who acts must be well-typed before a guard opens: a bad value would deny every call."""
+    if not isinstance(session, str | None) or not isinstance(agent, str | Agent | None):
+        raise InputError(f"Guard: session must be a string and agent a string or an Agent, "
+                         f"got {type(session).__name__} and {type(agent).__name__}")
 
 
 def _streams(result: object, error: BaseException | None) -> tuple[bytes, bytes]:

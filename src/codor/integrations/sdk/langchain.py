@@ -22,8 +22,9 @@ parsed arguments, or what ``action(name, arguments)`` returns) is decided:
 
 from __future__ import annotations
 
+import inspect
 import typing
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from codor.integrations.sdk.errors import ActionDenied, ApprovalRequired, MissingExtraError
@@ -39,15 +40,13 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
     raise MissingExtraError(__name__, "langchain", "langchain-core") from exc
 
+from codor.integrations.sdk.decorator import ToolActionMapper, decide_call, tool_call_action
 from codor.integrations.sdk.guard import Guard
-from codor.integrations.sdk.results import Checked, jsonable
-from codor.model import Action
+from codor.integrations.sdk.results import Checked
 
 __all__ = ["GuardedTool", "ToolActionMapper", "ToolApprovalRequired", "ToolDenied",
            "guard_tool", "guard_tools"]
 
-#: Builds the action of one call from the tool's name and its parsed arguments.
-ToolActionMapper = Callable[[str, Mapping[str, Any]], Action]
 ErrorHandler = bool | str | Callable[[ToolException], Any] | None
 
 
@@ -149,16 +148,8 @@ class GuardedTool(BaseTool):
             arguments = {"input": args[0], **arguments}
         elif args:
             arguments = {"args": list(args), **arguments}
-        try:
-            if self._codor_action is not None:
-                action = self._codor_action(self.name, arguments)
-            else:
-                action = Action.create("tool.call", tool=self.name, server=self._codor_server,
-                                       arguments=jsonable(arguments))
-            checked = guard.decide(action)
-        except Exception as exc:  # no action, no decision: deny
-            checked = guard.refuse("sdk.action", f"the call's action could not be built: "
-                                                 f"{type(exc).__name__}: {exc}")
+        checked = decide_call(guard, lambda: tool_call_action(
+            self.name, arguments, action=self._codor_action, server=self._codor_server))
         if not checked.allowed:
             error = ToolApprovalRequired if checked.decision.decision == "ask" else ToolDenied
             raise error(checked.decision, checked.action, checked.index)
@@ -168,8 +159,6 @@ class GuardedTool(BaseTool):
 def _passed(fn: Callable[..., Any], run_manager: object, config: RunnableConfig) -> dict[str, Any]:
     """The keyword arguments LangChain's ``run``/``arun`` would pass to ``fn`` besides the
     tool's own: its callback manager and its ``RunnableConfig`` parameter, when it takes them."""
-    import inspect
-
     extra: dict[str, Any] = {}
     try:
         parameters = inspect.signature(fn).parameters

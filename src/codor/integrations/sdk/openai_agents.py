@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any, Literal
 
 from codor.integrations.sdk.errors import MissingExtraError
@@ -37,15 +37,13 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
     raise MissingExtraError(__name__, "openai-agents", "openai-agents") from exc
 
+from codor.integrations.sdk.decorator import ToolActionMapper, decide_call, tool_call_action
 from codor.integrations.sdk.guard import Guard
-from codor.integrations.sdk.results import Checked, jsonable
-from codor.model import Action
+from codor.integrations.sdk.results import Checked
 
 __all__ = ["ToolActionMapper", "codor_tool_input_guardrail", "guard_function_tool",
            "guard_function_tools"]
 
-#: Builds the action of one call from the tool's name and the model's arguments.
-ToolActionMapper = Callable[[str, Mapping[str, Any]], Action]
 OnDeny = Literal["message", "raise"]
 #: Where the SDK marks a failure its default error handler turned into text (best effort:
 #: a private attribute; without it such calls are recorded with status 0 and that text).
@@ -126,14 +124,8 @@ class HandledToolError(Exception):
 
 def _decide(guard: Guard, name: str, raw: str, action: ToolActionMapper | None,
             server: str | None) -> Checked:
-    arguments = _arguments(raw)
-    try:
-        built = action(name, arguments) if action is not None else Action.create(
-            "tool.call", tool=name, server=server, arguments=jsonable(arguments))
-    except Exception as exc:  # no action, no decision: deny
-        return guard.refuse("sdk.action", f"the call's action could not be built: "
-                                          f"{type(exc).__name__}: {exc}")
-    return guard.decide(built)
+    return decide_call(guard, lambda: tool_call_action(name, _arguments(raw), action=action,
+                                                       server=server))
 
 
 def _arguments(raw: str) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from codor.integrations.sdk.errors import ActionDenied, ApprovalRequired
 if TYPE_CHECKING:
     from codor.model import Action, Decision
 
-__all__ = ["CallEntry", "CallLog", "Checked", "jsonable", "output_bytes"]
+__all__ = ["CallEntry", "CallLog", "Checked", "jsonable", "output_bytes", "path_text"]
 
 _MAX_DEPTH = 32
 _COUNTER = {"allow": "allowed", "deny": "denied", "ask": "asked"}
@@ -131,6 +131,12 @@ def jsonable(value: Any, depth: int = 0) -> Any:
         except Exception:
             return _repr(value)
     return _repr(value)
+
+
+def path_text(value: Any) -> Any:
+    """A path-like object as its path; anything else as it is, for the action's own
+    validation to judge (so a bad value is a deny, never a ``TypeError`` here)."""
+    return os.fspath(value) if isinstance(value, os.PathLike) else value
 
 
 def _repr(value: object) -> str:
