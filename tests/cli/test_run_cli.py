@@ -236,6 +236,22 @@ def test_an_ask_answered_on_the_terminal_is_recorded_with_who_answered(tmp_path:
     assert last["type"] == "approval" and last["approved"] is False
 
 
+def test_an_ask_nobody_can_answer_is_refused_saying_why(tmp_path: Path) -> None:
+    """Without a terminal nobody is asked; with ``--no-record`` no answer could be recorded
+    (the ledger is there: the hint is not to run ``codor init``)."""
+    repo = git_repo(tmp_path)
+    tool = repo / "frob"
+    tool.write_text("#!/bin/sh\necho frobbed\n")
+    tool.chmod(0o755)
+    for options, why in (((), "no terminal to ask on"),
+                         (("--no-record",), "--no-record: no approval can be recorded")):
+        result = run("run", *options, "--", "./frob", cwd=repo)
+        assert (result.returncode, result.stdout) == (126, ""), result.stderr
+        assert result.stderr.startswith("codor: needs approval: ") and why in result.stderr
+        assert "codor init" not in result.stderr
+    assert [r["type"] for r in records(repo)][-1] == "decision"  # and nothing ran
+
+
 def test_there_is_no_way_to_retry_without_the_sandbox(tmp_path: Path) -> None:
     """Class 19: `codor run` has no switch that turns the sandbox off, and a `codor run` (or
     a bubblewrap, or the permissive policy) started from inside the sandbox is still inside

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from codor.errors import SandboxNetworkError
-from codor.sandbox.forwarder import proxy_env, resolv_conf, start_forwarder
+from codor.sandbox.forwarder import proxy_env, resolv_conf, spawn_forwarder, start_forwarder
 from codor.sandbox.proxy import EgressProxy
 from tests.sandbox.netns import SRC, bare_netns, in_python, jail, need_namespaces
 from tests.sandbox.origins import Witness, make_cert, origin, running_proxy
@@ -241,6 +241,11 @@ def test_failures_are_reported_not_hung(tmp_path: Path) -> None:
         first.close()
         first.close()
         assert first.poll() is not None
+
+
+def test_an_unknown_option_fails_the_call_and_starts_nothing(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match="unknown forwarder options: prots"):
+        spawn_forwarder(tmp_path / "none.sock", prots=(80,))  # type: ignore[call-arg]
 
 
 def test_proxy_env_and_resolv_conf() -> None:

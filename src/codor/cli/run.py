@@ -13,7 +13,10 @@ import argparse
 import json
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from codor.model import Decision
 
 __all__ = ["EXIT_NO_SANDBOX", "EXIT_REFUSED", "run_doctor", "run_run"]
 
@@ -47,7 +50,8 @@ def run_run(args: argparse.Namespace) -> int:
         cwd = str(workspace)
     action = Action.create("command.exec", argv=argv, cwd=cwd, session=session,
                            agent=agent.id, origin="codor-run")
-    executor = SandboxExecutor(kernel, workspace, session=session, agent=agent)
+    # one command: no forwarder is started ahead for a next one
+    executor = SandboxExecutor(kernel, workspace, session=session, agent=agent, spare=False)
     try:
         if args.explain:
             decision = engine.decide(action)
@@ -71,8 +75,11 @@ def run_run(args: argparse.Namespace) -> int:
         if decision.decision != "allow":
             why = "; ".join(f"{r.rule}: {r.message}" for r in decision.reasons)
             verb = "denied" if decision.decision == "deny" else "needs approval"
-            hint = "; no ledger to record an approval in: run `codor init`" \
-                if decision.decision == "ask" and ledger is None else ""
+            hint = ""
+            if decision.decision == "ask":  # why nobody was asked
+                hint = ("; --no-record: no approval can be recorded" if args.no_record
+                        else "; no ledger to record an approval in: run `codor init`"
+                        if ledger is None else "; no terminal to ask on")
             sys.stderr.write(f"codor: {verb}: {why} (session {session}{hint})\n")
             return EXIT_REFUSED
         policy = engine.policy
@@ -133,7 +140,7 @@ def _person() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
-def _ask_person(decision: Any) -> bool:
+def _ask_person(decision: Decision) -> bool:
     """An ``ask`` on a terminal: the person running ``codor run`` answers y/N (anything but
     y/yes, or end of input, is no). Never asked without a terminal, and never without a
     ledger to record the answer in (an approval nobody can audit is not given)."""

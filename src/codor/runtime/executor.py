@@ -9,7 +9,8 @@ starts the in-sandbox forwarder while the sandbox is still held, runs, and retur
 observed. It keeps one forwarder process started ahead (a spare, see
 :class:`~codor.sandbox.forwarder.ForwarderPool`), so a command waits only for it to join the
 sandbox's network; :meth:`SandboxExecutor.close` kills it. It is also a
-:class:`~codor.runtime.commands.SandboxRunner` for the tool router.
+:class:`~codor.runtime.commands.SandboxRunner` for the tool router, and may run commands from
+several threads at once (its state is made once, under a lock).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import dataclasses
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -41,19 +43,23 @@ class SandboxExecutor:
     """Confined execution for one workspace and session (see the module doc).
 
     ``env`` is the environment commands start from (default: this process's); the sandbox
-    scrubs credentials from it. Use as a context manager, or call :meth:`close`.
+    scrubs credentials from it. ``spare=False`` starts no forwarder for a next command (for a
+    caller that runs one command, like ``codor run``: the command's own forwarder still starts
+    while the sandbox is being set up). Use as a context manager, or call :meth:`close`.
     """
 
     def __init__(self, kernel: Kernel, workspace: str | os.PathLike[str], *,
                  session: str | None = None, agent: Agent | None = None,
                  settings: SandboxSettings | None = None,
-                 env: Mapping[str, str] | None = None) -> None:
+                 env: Mapping[str, str] | None = None, spare: bool = True) -> None:
         self.kernel = kernel
         self.workspace = os.path.realpath(os.fspath(workspace))
         self.session = session
         self.agent = agent
         self.settings = settings if settings is not None else kernel.engine.policy.sandbox
         self.env = dict(os.environ if env is None else env)
+        self.spare = spare
+        self._setup = threading.Lock()  # for the state below, made on first use
         self._choice: Choice | None = None
         self._proxy: EgressProxy | None = None
         self._proxy_dir: str | None = None
@@ -63,11 +69,15 @@ class SandboxExecutor:
     @property
     def choice(self) -> Choice:
         """The backend (raises SandboxUnavailableError when none gives the guarantees)."""
-        if self._choice is None:
-            from codor.sandbox.backends import choose_backend
+        choice = self._choice
+        if choice is None:
+            with self._setup:
+                if self._choice is None:
+                    from codor.sandbox.backends import choose_backend
 
-            self._choice = choose_backend(self.settings)
-        return self._choice
+                    self._choice = choose_backend(self.settings)
+                choice = self._choice
+        return choice
 
     def spec(self, argv: Sequence[str], *, cwd: str | None = None,
              env: Mapping[str, str] | None = None, timeout: float | None = None) -> SandboxSpec:
@@ -114,23 +124,23 @@ class SandboxExecutor:
             if pool is not None:
                 for handle in forwarders:
                     pool.retire(handle)  # it ends now and is reaped later, off this path
-                pool.refill()  # the next command's forwarder starts now, off its path
+                if self.spare:
+                    pool.refill()  # the next command's forwarder starts now, off its path
 
     def _forwarder_pool(self, spec: SandboxSpec) -> ForwarderPool | None:
-        """The forwarders for ``spec``'s proxy (``None`` without one), with a spare started."""
+        """The forwarders for the egress proxy (``None`` without one), with a process started
+        for this command (unless a spare is there)."""
         if spec.network != "proxy" or spec.proxy_socket is None:
             return None
-        pool = self._forwarders
-        if pool is None or (pool.proxy_socket, pool.proxy_port) != (spec.proxy_socket,
-                                                                      spec.proxy_port):
-            from codor.sandbox.forwarder import ForwarderPool
-            from codor.sandbox.netutil import forwarded_ports
+        with self._setup:
+            pool = self._forwarders
+            if pool is None:  # the proxy, hence its socket, lives as long as the pool
+                from codor.sandbox.forwarder import ForwarderPool
+                from codor.sandbox.netutil import forwarded_ports
 
-            if pool is not None:
-                pool.close()
-            pool = self._forwarders = ForwarderPool(
-                spec.proxy_socket, proxy_port=spec.proxy_port,
-                ports=forwarded_ports(self.kernel.engine.policy))
+                pool = self._forwarders = ForwarderPool(
+                    spec.proxy_socket, proxy_port=spec.proxy_port,
+                    ports=forwarded_ports(self.kernel.engine.policy))
         pool.refill()  # a no-op when the spare is there; else it starts during bwrap's setup
         return pool
 
@@ -156,24 +166,25 @@ class SandboxExecutor:
     def _proxy_socket(self) -> str | None:
         if self.settings.network != "proxy":
             return None
-        if self._proxy is None:
-            from codor.sandbox.netutil import AddressCheck
-            from codor.sandbox.proxy import EgressProxy
+        with self._setup:
+            if self._proxy is None:
+                from codor.sandbox.netutil import AddressCheck
+                from codor.sandbox.proxy import EgressProxy
 
-            # a private directory outside the workspace: invisible inside the sandbox (its
-            # /tmp is a fresh tmpfs); the forwarder reaches it from the host's view
-            self._proxy_dir = tempfile.mkdtemp(prefix="codor-egress-")
-            path = os.path.join(self._proxy_dir, "proxy.sock")
-            fields: dict[str, Any] = {"origin": "codor-sandbox"}
-            if self.session is not None:
-                fields["session"] = self.session
-            if self.agent is not None:
-                fields["agent"] = {"id": self.agent.id, **(
-                    {"role": self.agent.role} if self.agent.role else {})}
-            self._proxy = EgressProxy(path, self.kernel.decide,
-                                      AddressCheck.from_policy(self.kernel.engine.policy),
-                                      self._record_event, action_fields=fields).start()
-        return self._proxy.socket_path
+                # a private directory outside the workspace: invisible inside the sandbox (its
+                # /tmp is a fresh tmpfs); the forwarder reaches it from the host's view
+                self._proxy_dir = tempfile.mkdtemp(prefix="codor-egress-")
+                path = os.path.join(self._proxy_dir, "proxy.sock")
+                fields: dict[str, Any] = {"origin": "codor-sandbox"}
+                if self.session is not None:
+                    fields["session"] = self.session
+                if self.agent is not None:
+                    fields["agent"] = {"id": self.agent.id, **(
+                        {"role": self.agent.role} if self.agent.role else {})}
+                self._proxy = EgressProxy(path, self.kernel.decide,
+                                          AddressCheck.from_policy(self.kernel.engine.policy),
+                                          self._record_event, action_fields=fields).start()
+            return self._proxy.socket_path
 
     def _record_event(self, event: dict[str, Any]) -> None:
         """The proxy's events (refusals after an allow, upstream errors, closed connections
@@ -188,16 +199,17 @@ class SandboxExecutor:
                                      observer="codor-sandbox", agent=self.agent)
 
     def close(self) -> None:
-        if self._forwarders is not None:
-            self._forwarders.close()
-            self._forwarders = None
-        if self._proxy is not None:
+        with self._setup:
+            pool, self._forwarders = self._forwarders, None
+            proxy, self._proxy = self._proxy, None
+            proxy_dir, self._proxy_dir = self._proxy_dir, None
+        if pool is not None:
+            pool.close()
+        if proxy is not None:
             with contextlib.suppress(Exception):
-                self._proxy.close()
-            self._proxy = None
-        if self._proxy_dir is not None:
-            shutil.rmtree(self._proxy_dir, ignore_errors=True)
-            self._proxy_dir = None
+                proxy.close()
+        if proxy_dir is not None:
+            shutil.rmtree(proxy_dir, ignore_errors=True)
 
     def __enter__(self) -> SandboxExecutor:
         return self

@@ -45,13 +45,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, Literal
+from typing import Final, Literal, TypedDict, Unpack
 
 from codor.errors import SandboxNetworkError
-from codor.sandbox.dns import FAKE_NETWORK
 
-__all__ = ["PROXY_PORT", "ForwarderGone", "ForwarderHandle", "ForwarderInfo", "ForwarderPool",
-           "Loopback", "proxy_env", "resolv_conf", "spawn_forwarder", "start_forwarder"]
+__all__ = ["PROXY_PORT", "ForwarderGone", "ForwarderHandle", "ForwarderInfo", "ForwarderOptions",
+           "ForwarderPool", "Loopback", "proxy_env", "resolv_conf", "spawn_forwarder",
+           "start_forwarder"]
 
 PROXY_PORT: Final = 3128
 #: Who brings the namespace's ``lo`` up: the sandbox (``wait`` for it) or the forwarder (``up``).
@@ -208,27 +208,37 @@ class ForwarderHandle:
         self.close()
 
 
-def spawn_forwarder(
-    proxy_socket: str | os.PathLike[str],
-    *,
-    proxy_port: int = PROXY_PORT,
-    dns_port: int | None = 53,
-    ports: Sequence[int] = (80, 443),
-    http_ports: Sequence[int] = (80,),
-    fake_network: str = FAKE_NETWORK,
-    idle_timeout: float = 300.0,
-    max_connections: int = 512,
-    loopback: Loopback = "wait",
-    python: str | None = None,
-) -> ForwarderHandle:
+class ForwarderOptions(TypedDict, total=False):
+    """What a forwarder serves; every key may be left out (its default in brackets, kept by
+    :func:`codor.sandbox.relay.parse_options`).
+
+    ``proxy_port`` [:data:`PROXY_PORT`] the HTTP/CONNECT listener; ``dns_port`` [53] the DNS
+    (``None``: no DNS); ``ports`` [80, 443] the ports accepted on fake addresses
+    (:func:`codor.sandbox.netutil.forwarded_ports` gives the policy's); ``http_ports`` [80]
+    those of them sent as plain HTTP, judged per request; ``fake_network``
+    [:data:`~codor.sandbox.dns.FAKE_NETWORK`]; ``idle_timeout`` [300 s] per connection;
+    ``max_connections`` [512]; ``loopback`` [``"wait"``] waits for the sandbox to bring ``lo``
+    up, as bubblewrap does right after it reports its child (bringing it up first would make
+    bubblewrap fail), ``"up"`` brings it up (a bare ``unshare --net`` namespace); ``python``
+    [this interpreter] the interpreter the process runs with.
+    """
+
+    proxy_port: int
+    dns_port: int | None
+    ports: Sequence[int]
+    http_ports: Sequence[int]
+    fake_network: str
+    idle_timeout: float
+    max_connections: int
+    loopback: Loopback
+    python: str | None
+
+
+def spawn_forwarder(proxy_socket: str | os.PathLike[str],
+                    **options: Unpack[ForwarderOptions]) -> ForwarderHandle:
     """Start a forwarder process that waits for its network namespace (see
-    :func:`start_forwarder` for the options). Raises :class:`SandboxNetworkError`."""
-    argv = [python or sys.executable, "-I", "-S", "-c", _boot(),
-            "--proxy-socket", os.fspath(proxy_socket), "--proxy-port", str(proxy_port),
-            "--dns-port", str(dns_port or 0), "--ports", ",".join(map(str, ports)),
-            "--http-ports", ",".join(map(str, http_ports)), "--fake-network", fake_network,
-            "--idle-timeout", str(idle_timeout), "--max-connections", str(max_connections),
-            "--loopback", loopback]
+    :class:`ForwarderOptions`). Raises :class:`SandboxNetworkError`."""
+    argv = _command(proxy_socket, options)
     control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         proc = subprocess.Popen(argv, stdin=theirs.fileno(), stdout=subprocess.DEVNULL,
@@ -247,33 +257,16 @@ def start_forwarder(
     proxy_socket: str | os.PathLike[str],
     *,
     netns: str | os.PathLike[str] | None = None,
-    proxy_port: int = PROXY_PORT,
-    dns_port: int | None = 53,
-    ports: Sequence[int] = (80, 443),
-    http_ports: Sequence[int] = (80,),
-    fake_network: str = FAKE_NETWORK,
-    idle_timeout: float = 300.0,
-    max_connections: int = 512,
-    loopback: Loopback = "wait",
-    python: str | None = None,
+    **options: Unpack[ForwarderOptions],
 ) -> ForwarderHandle:
-    """Start a forwarder in the network namespace of ``target_pid`` (the sandbox's child,
-    e.g. bubblewrap's ``--info-fd`` ``child-pid``) or of the namespace file ``netns``.
-
-    ``dns_port=None`` serves no DNS; ``ports`` are the ports accepted on fake addresses
-    (:func:`codor.sandbox.netutil.forwarded_ports` gives the policy's). ``loopback="wait"``
-    waits for the sandbox to bring ``lo`` up, as bubblewrap does right after it reports its
-    child (bringing it up first would make bubblewrap fail); ``"up"`` brings it up (a bare
-    ``unshare --net`` namespace). Call
-    :meth:`ForwarderHandle.ready` before letting the sandboxed program run. ``python`` is
-    the interpreter to run it with (default: this one).
+    """Start a forwarder (see :class:`ForwarderOptions`) in the network namespace of
+    ``target_pid`` (the sandbox's child, e.g. bubblewrap's ``--info-fd`` ``child-pid``) or of
+    the namespace file ``netns``. Call :meth:`ForwarderHandle.ready` before letting the
+    sandboxed program run.
     """
     fd = _open_netns(target_pid, netns)
     try:
-        handle = spawn_forwarder(proxy_socket, proxy_port=proxy_port, dns_port=dns_port,
-                                 ports=ports, http_ports=http_ports, fake_network=fake_network,
-                                 idle_timeout=idle_timeout, max_connections=max_connections,
-                                 loopback=loopback, python=python)
+        handle = spawn_forwarder(proxy_socket, **options)
         try:
             handle.hand_over(fd)
         except BaseException:
@@ -295,17 +288,10 @@ class ForwarderPool:
     (~1 ms); :meth:`close` kills the spare and reaps every forwarder retired here.
     """
 
-    def __init__(self, proxy_socket: str | os.PathLike[str], *, proxy_port: int = PROXY_PORT,
-                 dns_port: int | None = 53, ports: Sequence[int] = (80, 443),
-                 http_ports: Sequence[int] = (80,), loopback: Loopback = "wait",
-                 python: str | None = None) -> None:
+    def __init__(self, proxy_socket: str | os.PathLike[str],
+                 **options: Unpack[ForwarderOptions]) -> None:
         self.proxy_socket = os.fspath(proxy_socket)
-        self.proxy_port = proxy_port
-        self.dns_port = dns_port
-        self.ports = tuple(ports)
-        self.http_ports = tuple(http_ports)
-        self.loopback: Loopback = loopback
-        self.python = python
+        self.options = options
         self._lock = threading.Lock()
         self._spare: ForwarderHandle | None = None
         self._ending: list[ForwarderHandle] = []  # retired, not reaped yet
@@ -365,10 +351,7 @@ class ForwarderPool:
             handle.close()
 
     def _spawn(self) -> ForwarderHandle:
-        return spawn_forwarder(self.proxy_socket, proxy_port=self.proxy_port,
-                               dns_port=self.dns_port, ports=self.ports,
-                               http_ports=self.http_ports, loopback=self.loopback,
-                               python=self.python)
+        return spawn_forwarder(self.proxy_socket, **self.options)
 
     def __enter__(self) -> ForwarderPool:
         return self
@@ -396,6 +379,27 @@ def _open_netns(target_pid: int | None, netns: str | os.PathLike[str] | None) ->
     except OSError as exc:
         raise SandboxNetworkError(f"cannot open the sandbox's network namespace {path}: "
                                   f"{exc.strerror}") from None
+
+
+def _command(proxy_socket: str | os.PathLike[str], options: ForwarderOptions) -> list[str]:
+    """The forwarder's command line: the options given, as ``--name value`` (the process
+    applies the defaults). Raises ``TypeError`` for an unknown option, as a signature would."""
+    unknown = options.keys() - ForwarderOptions.__optional_keys__
+    if unknown:
+        raise TypeError(f"unknown forwarder options: {', '.join(sorted(unknown))}")
+    argv = [options.get("python") or sys.executable, "-I", "-S", "-c", _boot(),
+            "--proxy-socket", os.fspath(proxy_socket)]
+    for name, value in options.items():
+        if name == "python":
+            continue
+        if value is None:  # dns_port: no DNS
+            text = "0"
+        elif isinstance(value, Sequence) and not isinstance(value, str):  # ports, http_ports
+            text = ",".join(map(str, value))
+        else:
+            text = str(value)
+        argv += ["--" + name.replace("_", "-"), text]
+    return argv
 
 
 @functools.cache

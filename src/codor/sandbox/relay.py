@@ -55,15 +55,14 @@ _LOOPBACK_WAIT = 5.0  # seconds; less than the host's default ready timeout (10 
 
 
 class Options:
-    """What the host asked for (see :func:`parse_options`)."""
+    """What the host asked for, defaults applied (see :func:`parse_options`)."""
 
     __slots__ = ("dns_port", "fake_network", "http_ports", "idle_timeout", "loopback",
                  "max_connections", "ports", "proxy_port", "proxy_socket")
 
-    def __init__(self, proxy_socket: str, *, proxy_port: int = 3128, dns_port: int = 53,
-                 ports: tuple[int, ...] = (80, 443), http_ports: frozenset[int] = frozenset({80}),
-                 fake_network: str = FAKE_NETWORK, idle_timeout: float = 300.0,
-                 max_connections: int = 512, loopback: str = "wait") -> None:
+    def __init__(self, proxy_socket: str, *, proxy_port: int, dns_port: int,
+                 ports: tuple[int, ...], http_ports: frozenset[int], fake_network: str,
+                 idle_timeout: float, max_connections: int, loopback: str) -> None:
         self.proxy_socket = proxy_socket
         self.proxy_port = proxy_port
         self.dns_port = dns_port
@@ -76,7 +75,8 @@ class Options:
 
 
 def parse_options(argv: list[str]) -> Options:
-    """``--name value`` pairs (``--proxy-socket`` required); raises ``ValueError``."""
+    """``--name value`` pairs (``--proxy-socket`` required; the defaults of the others are
+    these, see :class:`codor.sandbox.forwarder.ForwarderOptions`); raises ``ValueError``."""
     if len(argv) % 2:
         raise ValueError(f"options come in pairs: {argv}")
     given = dict(zip(argv[::2], argv[1::2], strict=True))
