@@ -3,9 +3,12 @@ reloads a changed policy, fails closed, and is never used from an unsafe directo
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import socket
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,10 +16,12 @@ from pathlib import Path
 import pytest
 
 from codor.integrations import hookclient
-from codor.integrations.hookserver import HookServer
+from codor.integrations.context import open_kernel
+from codor.integrations.hooks.handler import handle
+from codor.integrations.hookserver import Handler, HookServer
 from codor.kernel import Kernel
 from codor.model import Action
-from codor.workspace import Workspace
+from codor.workspace import DEFAULT_POLICY_TEXT, Workspace
 
 
 @pytest.fixture
@@ -43,19 +48,29 @@ def decide_read(agent: str, stdin: bytes, kernel: Callable[[], Kernel]) -> tuple
                        "policy": decision.policy}).encode(), "", 0
 
 
-@pytest.fixture
-def server(workspace: Path, runtime: Path) -> Iterator[HookServer]:
+@contextlib.contextmanager
+def serving(workspace: Path, handler: Handler) -> Iterator[HookServer]:
+    """A hook server for ``workspace/.codor`` on its real socket, in a thread."""
     home = str(workspace / ".codor")
     path = hookclient.socket_path(home)
-    assert path is not None and path.startswith(str(runtime))
-    srv = HookServer(path, home, decide_read, idle_seconds=60)
+    assert path is not None
+    srv = HookServer(path, home, handler, idle_seconds=60)
     assert srv.acquire()
     thread = threading.Thread(target=srv.serve, daemon=True)
     thread.start()
-    yield srv
-    srv.stop()
-    thread.join(5)
-    srv.close()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+        thread.join(5)
+        srv.close()
+
+
+@pytest.fixture
+def server(workspace: Path, runtime: Path) -> Iterator[HookServer]:
+    assert str(hookclient.socket_path(str(workspace / ".codor"))).startswith(str(runtime))
+    with serving(workspace, decide_read) as srv:
+        yield srv
 
 
 def ask(workspace: Path, stdin: str) -> tuple[bytes, str, int] | None:
@@ -154,6 +169,108 @@ def _cmdline(pid: int) -> bytes:
         return b""
 
 
+def event(workspace: Path, name: str = "PreToolUse", **fields: object) -> bytes:
+    """A Claude Code event in ``workspace`` (a Read of ``src/app.py`` unless told)."""
+    return json.dumps({
+        "session_id": "s-1", "cwd": str(workspace), "hook_event_name": name,
+        "tool_name": "Read", "tool_input": {"file_path": "src/app.py"},
+        "tool_use_id": "toolu_1", **fields}).encode()
+
+
+def in_process(workspace: Path, stdin: bytes) -> tuple[bytes, str, int]:
+    kernels: list[Kernel] = []
+
+    def kernel() -> Kernel:
+        kernels.append(open_kernel(workspace))
+        return kernels[-1]
+
+    try:
+        return tuple(handle("claude-code", stdin, kernel))  # type: ignore[return-value]
+    finally:
+        for k in kernels:
+            k.close()
+
+
+def test_bytes_that_are_not_utf8_are_refused_warm_as_in_process(workspace: Path,
+                                                                 runtime: Path) -> None:
+    stdin = event(workspace).replace(b"src/app.py", b"src/app\xff.py")
+    with serving(workspace, handle):
+        warm = hookclient.ask_server("claude-code", stdin, str(workspace / ".codor"),
+                                     str(workspace), None)
+    assert warm is not None and warm == in_process(workspace, stdin)
+    out, err, code = warm
+    assert (out, code) == (b"", 2) and "not UTF-8 [E_HOOK_INPUT]" in err
+
+
+@pytest.mark.parametrize("name", ["PreToolUse", "Notification"])
+def test_a_policy_that_does_not_load_is_answered_warm_as_in_process(workspace: Path,
+                                                                    runtime: Path,
+                                                                    name: str) -> None:
+    (workspace / ".codor" / "policy.yaml").write_text("version: 1\nrules: 3\n")
+    stdin = event(workspace, name)
+    with serving(workspace, handle):
+        warm = hookclient.ask_server("claude-code", stdin, str(workspace / ".codor"),
+                                     str(workspace), None)
+    cold = in_process(workspace, stdin)
+    assert warm == cold
+    assert cold[2] == (2 if name == "PreToolUse" else 0)  # a Notification needs no policy
+    assert "[E_INTERNAL]" not in cold[1]
+
+
+def test_a_ledger_created_after_the_server_started_records_what_follows(tmp_path: Path,
+                                                                        runtime: Path) -> None:
+    from tests.integrations.hooks.conftest import decisions
+
+    root = tmp_path / "late"
+    (root / ".codor").mkdir(parents=True)  # a state directory with its policy, no ledger yet
+    (root / ".codor" / "policy.yaml").write_text(DEFAULT_POLICY_TEXT)
+    with serving(root, decide_read):
+        assert ask(root, "/etc/before") is not None
+        Workspace(root, root / ".codor").init(key_name="test")
+        assert ask(root, "/etc/after") is not None
+    assert [d["action"]["path"] for d in decisions(root)] == ["/etc/after"]
+
+
+def test_a_relative_policy_is_the_one_next_to_the_hook_not_the_server(
+        workspace: Path, runtime: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from codor.cli.hook import main_hook
+
+    answers = []
+    for name, effect in (("strict", "deny"), ("lenient", "allow")):
+        here = tmp_path / name
+        here.mkdir()
+        (here / "p.yaml").write_text(f"version: 1\nrules:\n  - {{id: {name}, on: [file.read], "
+                                     f"effect: {effect}}}\n")
+    served: list[str] = []
+
+    def counting(agent: str, stdin: bytes, kernel: Callable[[], Kernel]) -> tuple[bytes, str, int]:
+        served.append(agent)
+        return handle(agent, stdin, kernel)
+
+    monkeypatch.delenv("CODOR_HOME", raising=False)
+    with serving(workspace, counting):
+        for name in ("strict", "lenient"):
+            monkeypatch.chdir(tmp_path / name)
+            monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(event(workspace))))
+            assert main_hook(["claude-code", "--workspace", str(workspace),
+                              "--policy", "p.yaml"]) == 0
+            answers.append(json.loads(capsys.readouterr().out)["hookSpecificOutput"])
+    assert served == ["claude-code"] * 2  # both answered by the server
+    assert [a["permissionDecision"] for a in answers] == ["deny", "allow"]
+    assert "[strict]" in answers[0]["permissionDecisionReason"]
+
+
+def test_a_socket_path_too_long_to_bind_turns_the_warm_path_off(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    deep = tmp_path / ("d" * 100)
+    deep.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(deep))
+    assert hookclient.runtime_dir() is not None
+    assert hookclient.socket_path("/x/.codor") is None
+    assert hookclient.ask_server("claude-code", b"{}", "/x/.codor", "/x", None) is None
+
+
 def test_the_warm_path_is_off_when_asked(workspace: Path, runtime: Path,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CODOR_HOOK_SERVER", "0")
@@ -190,9 +307,10 @@ def test_the_real_hook_answers_the_same_cold_and_warm(workspace: Path, runtime: 
         "tool_use_id": "toolu_1"})
     env = {k: v for k, v in os.environ.items() if k not in ("CODOR_HOME", "CODOR_HOOK_SERVER")}
 
-    def hook() -> subprocess.CompletedProcess[str]:
+    def hook(**more: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([CODOR, "hook", "claude-code"], input=event, text=True,
-                              capture_output=True, cwd=workspace, env=env, check=False)
+                              capture_output=True, cwd=workspace, env={**env, **more},
+                              check=False)
 
     cold = hook()
     path = hookclient.socket_path(str(workspace / ".codor"))
@@ -202,11 +320,15 @@ def test_the_real_hook_answers_the_same_cold_and_warm(workspace: Path, runtime: 
             break
         threading.Event().wait(0.05)
     try:
-        warm = hook()
+        warm = hook(PYTHONPROFILEIMPORTTIME="1")  # its imports on stderr
         assert os.path.exists(path)
     finally:
         _stop_server(path)
     assert cold.returncode == warm.returncode == 0, (cold.stderr, warm.stderr)
+    # answered by the server: the client never loaded the handler, a policy or a ledger
+    imported = {line.rsplit("|", 1)[-1].strip() for line in warm.stderr.splitlines()}
+    assert "codor.integrations.hookclient" in imported
+    assert not {"codor.integrations.hooks.handler", "codor.kernel"} & imported
     assert json.loads(cold.stdout) == json.loads(warm.stdout)
     assert json.loads(warm.stdout)["hookSpecificOutput"]["permissionDecision"] == "deny"
     tail = run("ledger", "tail", "-n", "20", cwd=workspace).stdout.splitlines()

@@ -70,14 +70,14 @@ def main_hook(argv: list[str]) -> int:
         sys.stderr.write(f"{_USAGE}\ncodor: hook: {exc} [E_USAGE]\n")
         return _FAIL
     try:
-        stdin = sys.stdin.buffer.read()
-    except (OSError, ValueError) as exc:
-        sys.stderr.write(f"codor: cannot read the hook event: {type(exc).__name__} "
-                         "[E_HOOK_INPUT] (refused)\n")
-        return _FAIL
-    try:
+        try:
+            stdin = sys.stdin.buffer.read()
+        except (OSError, ValueError) as exc:
+            sys.stderr.write(f"codor: cannot read the hook event: {type(exc).__name__} "
+                             "[E_HOOK_INPUT] (refused)\n")
+            return _FAIL
         return _answer(agent, workspace, policy, stdin)
-    except BaseException as exc:  # an import or I/O failure: refuse, never a traceback
+    except BaseException as exc:  # an import or I/O failure, ^C: refuse, never a traceback
         import contextlib
 
         with contextlib.suppress(Exception):  # nothing left to report to
@@ -86,13 +86,14 @@ def main_hook(argv: list[str]) -> int:
         return _FAIL
 
 
-def _locate(workspace: str | None, stdin: bytes) -> tuple[str, str]:
-    """``(workspace, state directory)`` as :func:`codor.integrations.context.open_kernel`
-    finds them, with ``os.path`` only (the warm path must not pay for more imports)."""
+def _locate(workspace: str | None, start: str | None) -> tuple[str, str]:
+    """``(workspace, state directory)`` as :func:`codor.integrations.context.find_workspace`
+    and :func:`~codor.integrations.context.codor_home` find them from the same ``start`` (the
+    event's ``cwd``), with ``os.path`` only: the warm path must not pay for more imports."""
     if workspace:
         root = os.path.abspath(workspace)
     else:
-        here = os.path.abspath(_event_cwd(stdin) or os.getcwd())
+        here = os.path.abspath(start or os.getcwd())
         root = here
         probe = here
         while True:
@@ -107,18 +108,27 @@ def _locate(workspace: str | None, stdin: bytes) -> tuple[str, str]:
     return root, os.path.abspath(home) if home else os.path.join(root, ".codor")
 
 
-def _warm(agent: str, workspace: str | None, policy: str | None, stdin: bytes) -> int | None:
+def _warm(agent: str, workspace: str | None, policy: str | None, start: str | None,
+          stdin: bytes) -> int | None:
     """The hook server's answer (see :mod:`codor.integrations.hookclient`), or ``None`` to
     decide in this process (no server yet, the warm path off, or no ``.codor/``)."""
-    root, home = _locate(workspace, stdin)
+    root, home = _locate(workspace, start)
     if not os.path.isdir(home):
         return None
     from codor.integrations.hookclient import ask_server
 
+    if policy and not policy.startswith("codor:"):
+        # a policy file is read relative to this process's directory, not the server's
+        policy = os.path.join(os.getcwd(), os.path.expanduser(policy))
     answer = ask_server(agent, stdin, home, root, policy)
     if answer is None:
         return None
     out, err, code = answer
+    return code if _emit(out, err) else _FAIL
+
+
+def _emit(out: bytes, err: str) -> bool:
+    """Write the answer; ``False`` when it cannot be written (the agent is gone)."""
     try:
         if out:
             sys.stdout.buffer.write(out)
@@ -126,13 +136,14 @@ def _warm(agent: str, workspace: str | None, policy: str | None, stdin: bytes) -
         if err:
             sys.stderr.write(err)
     except (BrokenPipeError, OSError):
-        return _FAIL
-    return code
+        return False
+    return True
 
 
 def _answer(agent: str, workspace: str | None, policy: str | None, stdin: bytes) -> int:
+    start = None if workspace else _event_cwd(stdin)  # where to look for .codor/
     if agent in ("claude-code", "codex", "gemini"):
-        warm = _warm(agent, workspace, policy, stdin)
+        warm = _warm(agent, workspace, policy, start, stdin)
         if warm is not None:
             return warm
     from codor.integrations.hooks.handler import handle
@@ -141,11 +152,8 @@ def _answer(agent: str, workspace: str | None, policy: str | None, stdin: bytes)
 
     def open_kernel() -> Kernel:
         from codor.integrations.context import open_kernel as open_workspace_kernel
-        from codor.integrations.hooks.handler import adapter_for
 
-        kernel = open_workspace_kernel(workspace, policy=policy,
-                                       observer=adapter_for(agent).observer,
-                                       start=_event_cwd(stdin))
+        kernel = open_workspace_kernel(workspace, policy=policy, start=start)
         kernels.append(kernel)
         return kernel
 
@@ -159,12 +167,4 @@ def _answer(agent: str, workspace: str | None, policy: str | None, stdin: bytes)
                                                         f"{type(exc).__name__} [E_INTERNAL] "
                                                         "(refused)\n")
             code = _FAIL
-    try:
-        if result.stdout:
-            sys.stdout.buffer.write(result.stdout)
-            sys.stdout.flush()
-        if result.stderr:
-            sys.stderr.write(result.stderr)
-    except (BrokenPipeError, OSError):
-        return _FAIL
-    return code
+    return code if _emit(result.stdout, result.stderr) else _FAIL

@@ -23,10 +23,12 @@ __all__ = ["codor_home", "find_workspace", "open_kernel", "resolve_policy"]
 def find_workspace(explicit: str | os.PathLike[str] | None = None,
                    start: str | os.PathLike[str] | None = None) -> Path:
     """``explicit``, else the nearest ancestor of ``start`` (default: cwd) holding
-    ``.codor/``, else ``start`` itself."""
+    ``.codor/``, else ``start`` itself; absolute, with ``.`` and ``..`` folded (so the
+    ancestors are those of the directory named, and ``codor hook``'s own os.path search,
+    :func:`codor.cli.hook._locate`, finds the same one)."""
     if explicit:
-        return Path(explicit).absolute()
-    here = Path(start).absolute() if start is not None else Path.cwd()
+        return Path(os.path.abspath(explicit))
+    here = Path(os.path.abspath(start if start is not None else os.getcwd()))
     for d in (here, *here.parents):
         if (d / ".codor").is_dir():
             return d
@@ -35,8 +37,9 @@ def find_workspace(explicit: str | os.PathLike[str] | None = None,
 
 def codor_home(workspace: Path) -> Path:
     """Where the workspace's state lives: ``$CODOR_HOME``, else ``<workspace>/.codor``."""
-    env = os.environ.get("CODOR_HOME")
-    return Path(env).absolute() if env else workspace / ".codor"
+    from codor.workspace import Workspace
+
+    return Workspace.at(workspace).home
 
 
 def resolve_policy(explicit: str | None, workspace: Path) -> str:

@@ -12,7 +12,9 @@ do not.
 (``$XDG_RUNTIME_DIR/codor`` or ``/tmp/codor-<uid>``, mode 0700, owned by this user — anything
 else and the warm path is not used), named after the workspace state directory, the Python
 executable and CODOR's version, so a server never answers for another workspace or another
-install. Wire format: a 4-byte big-endian length, then JSON, each way.
+install. Wire format: a 4-byte big-endian length, then JSON, each way; the event and the
+answer travel as the exact bytes (UTF-8, other bytes as surrogate escapes), so the server
+refuses what the in-process hook refuses.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ PROTOCOL = 1
 ANSWER_TIMEOUT = 25.0
 _CONNECT_TIMEOUT = 2.0
 _MAX_FRAME = 64 << 20
+_MAX_SOCKET_PATH = 107  # sun_path holds 108 bytes with the terminating NUL
 
 
 def runtime_dir() -> str | None:
@@ -62,7 +65,9 @@ def socket_path(home: str) -> str | None:
     if directory is None:
         return None
     key = f"{PROTOCOL}\0{__version__}\0{sys.executable}\0{home}".encode()
-    return os.path.join(directory, f"hook-{hashlib.sha256(key).hexdigest()[:24]}.sock")
+    path = os.path.join(directory, f"hook-{hashlib.sha256(key).hexdigest()[:24]}.sock")
+    # a path no socket can bind: no warm path (else every hook would start a server in vain)
+    return path if len(os.fsencode(path)) <= _MAX_SOCKET_PATH else None
 
 
 def write_frame(sock: socket.socket, payload: bytes) -> None:
@@ -110,7 +115,8 @@ def ask_server(agent: str, stdin: bytes, home: str, workspace: str,
         except OSError:
             _start_server(path, home)
             return None
-        request = {"v": PROTOCOL, "agent": agent, "stdin": stdin.decode("utf-8", "replace"),
+        request = {"v": PROTOCOL, "agent": agent,
+                   "stdin": stdin.decode("utf-8", "surrogateescape"),
                    "home": home, "workspace": workspace, "policy": policy}
         try:
             write_frame(sock, json.dumps(request).encode())
@@ -121,7 +127,7 @@ def ask_server(agent: str, stdin: bytes, home: str, workspace: str,
         if frame is None:
             return None
         answer = json.loads(frame)
-        return (answer["stdout"].encode("utf-8"), str(answer["stderr"]),
+        return (answer["stdout"].encode("utf-8", "surrogateescape"), str(answer["stderr"]),
                 int(answer["exit"]))
     finally:
         sock.close()

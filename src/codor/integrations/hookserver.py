@@ -5,10 +5,12 @@ Started in the background by the first ``codor hook`` of a workspace that finds 
 runtime directory and answers each event exactly as an in-process ``codor hook`` would: the
 same handler, the same policy, the same ledger (every decision is committed before the answer
 is sent). It holds an exclusive lock next to its socket, so at most one server runs per
-socket; it notices a changed policy file (or a new ``policy.yaml``) on every event and
-reloads, and it exits after :data:`IDLE_SECONDS` without events, when its state directory
-disappears, or on SIGTERM. Anything that goes wrong while answering is a fail-closed answer
-(exit 2 with the reason), like the in-process path.
+socket; before every event that needs the kernel it checks what the kernel was opened from —
+the policy files, a new ``policy.yaml``, ``sinks.yaml``, a ledger created, removed or replaced
+(``codor init``) — and reopens it when any changed; it exits after :data:`IDLE_SECONDS`
+without events, when its state directory disappears, or on SIGTERM. A policy or ledger that
+does not open is reported by the handler exactly as in-process; anything else that goes wrong
+while answering is a fail-closed answer (exit 2 with the reason).
 """
 
 from __future__ import annotations
@@ -42,29 +44,49 @@ _FAIL = 2
 Handler = Callable[[str, bytes, Callable[[], "Kernel"]], tuple[bytes, str, int]]
 
 
-def _signature(paths: tuple[str, ...]) -> tuple[tuple[int, int, int] | None, ...]:
-    out: list[tuple[int, int, int] | None] = []
-    for path in paths:
+#: ``(path, whether its content counts)``: a policy file changes with its content, the
+#: ledger only when it is created, removed or replaced (every decision writes to it)
+Watched = tuple[tuple[str, bool], ...]
+Signature = tuple[tuple[int, ...] | None, ...]
+
+
+def _signature(watched: Watched) -> Signature:
+    out: list[tuple[int, ...] | None] = []
+    for path, content in watched:
         try:
             st = os.stat(path)
         except OSError:
             out.append(None)
         else:
-            out.append((st.st_mtime_ns, st.st_size, st.st_ino))
+            out.append((st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size) if content
+                       else (st.st_dev, st.st_ino))
     return tuple(out)
 
 
 @dataclass
 class _Loaded:
-    """One workspace's kernel and what it was compiled from."""
+    """One workspace's kernel and what it was opened from; ``lock`` is held while an event
+    uses the kernel, ``closed`` set once it is retired."""
 
     kernel: Kernel
-    watched: tuple[str, ...]
-    signature: tuple[tuple[int, int, int] | None, ...]
+    watched: Watched
+    signature: Signature
     lock: threading.Lock = field(default_factory=threading.Lock)
+    closed: bool = False
 
     def stale(self) -> bool:
         return _signature(self.watched) != self.signature
+
+    def retire(self, timeout: float = -1) -> None:
+        """Close the kernel once no event uses it (``timeout``: wait at most that long)."""
+        got = self.lock.acquire(timeout=timeout)
+        try:
+            self.closed = True
+            with contextlib.suppress(Exception):
+                self.kernel.close()
+        finally:
+            if got:
+                self.lock.release()
 
 
 class HookServer:
@@ -133,8 +155,7 @@ class HookServer:
                 os.unlink(self.sock_path)
         with self._kernels_lock:
             for loaded in self._kernels.values():
-                with contextlib.suppress(Exception):
-                    loaded.kernel.close()
+                loaded.retire(timeout=5.0)
             self._kernels.clear()
         if self._lock_fd is not None:
             os.close(self._lock_fd)
@@ -162,40 +183,60 @@ class HookServer:
             raise ValueError("a request for another protocol or state directory")
         agent, workspace = str(request["agent"]), str(request["workspace"])
         policy = request.get("policy")
-        loaded = self._kernel(workspace, policy if isinstance(policy, str) else None)
-        with loaded.lock:
-            out, err, code = self.handler(agent, str(request["stdin"]).encode("utf-8"),
-                                          lambda: loaded.kernel)
-        return {"stdout": out.decode("utf-8", "replace"), "stderr": err, "exit": code}
+        key = (workspace, policy if isinstance(policy, str) else None)
+        stdin = str(request["stdin"]).encode("utf-8", "surrogateescape")  # the bytes sent
+        held: list[_Loaded] = []
+
+        def kernel() -> Kernel:
+            # opened only when the event needs it, as in-process; a policy or ledger that does
+            # not open raises here and the handler reports it as in-process
+            if not held:
+                held.append(self._kernel(*key))
+            return held[0].kernel
+
+        try:
+            out, err, code = self.handler(agent, stdin, kernel)
+        finally:
+            for loaded in held:
+                loaded.lock.release()
+        return {"stdout": out.decode("utf-8", "surrogateescape"), "stderr": err, "exit": code}
 
     def _kernel(self, workspace: str, policy: str | None) -> _Loaded:
+        """The kernel of ``(workspace, policy)``, reopened when stale; returned with its lock
+        held (the caller releases it)."""
         key = (workspace, policy)
-        with self._kernels_lock:
-            loaded = self._kernels.get(key)
-            if loaded is not None and not loaded.stale():
+        while True:
+            with self._kernels_lock:
+                loaded = self._kernels.get(key)
+                if loaded is None or loaded.stale():
+                    if loaded is not None:
+                        del self._kernels[key]
+                        loaded.retire()
+                    loaded = self._load(workspace, policy)
+                    self._kernels[key] = loaded
+            loaded.lock.acquire()
+            if not loaded.closed:
                 return loaded
-            if loaded is not None:
-                with loaded.lock:
-                    loaded.kernel.close()
-                del self._kernels[key]
-            loaded = self._load(workspace, policy)
-            self._kernels[key] = loaded
-            return loaded
+            loaded.lock.release()  # retired while this event waited: take the new one
 
     def _load(self, workspace: str, policy: str | None) -> _Loaded:
-        from codor.integrations.context import open_kernel
+        from codor.integrations.context import find_workspace, open_kernel
+        from codor.workspace import Workspace
 
-        default_file = os.path.join(self.home, "policy.yaml")
+        state = Workspace.at(find_workspace(workspace))
+        known: Watched = ((str(state.policy_path), True), (str(state.home / "sinks.yaml"), True),
+                          (str(state.ledger_path), False))
+        before = _signature(known)  # before opening: a change meanwhile is seen next time
         kernel = open_kernel(workspace, policy=policy)
-        files = tuple(f for f in kernel.engine.policy.files if not f.startswith("codor:"))
-        watched = tuple(dict.fromkeys((*files, default_file)))
-        return _Loaded(kernel, watched, _signature(watched))
+        files: Watched = tuple((f, True) for f in dict.fromkeys(kernel.engine.policy.files)
+                               if not f.startswith("codor:") and (f, True) not in known)
+        return _Loaded(kernel, known + files, before + _signature(files))
 
 
 def _default_handler() -> Handler:
-    from codor.integrations.hooks.handler import serve_event
+    from codor.integrations.hooks.handler import handle
 
-    return serve_event
+    return handle
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -204,8 +245,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--home", required=True)
     parser.add_argument("--idle-seconds", type=float, default=IDLE_SECONDS)
     args = parser.parse_args(argv)
-    if os.environ.get("CODOR_HOME") is None:
-        os.environ["CODOR_HOME"] = args.home  # the state directory the client resolved
+    # the state directory the client resolved (absolute), so this server finds the same one
+    # whatever its own working directory
+    os.environ["CODOR_HOME"] = args.home
     server = HookServer(args.socket, str(Path(args.home)), _default_handler(),
                         idle_seconds=args.idle_seconds)
     if not server.acquire():

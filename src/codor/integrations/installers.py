@@ -101,10 +101,9 @@ class AgentSpec:
     @property
     def events(self) -> tuple[HookEvent, ...]:
         """Every event the hook runtime handles for this agent, in its adapter's order."""
-        from codor.integrations.hooks import claude_code, codex, gemini
+        from codor.integrations.hooks.handler import adapter_for
 
-        table = {"claude-code": claude_code.EVENTS, "codex": codex.EVENTS,
-                 "gemini": gemini.EVENTS}[self.agent]
+        table = adapter_for(self.agent).events
         return tuple(HookEvent(name, kind in ("pre_tool", "post_tool"),
                                PRE_TOOL_TIMEOUT if kind == "pre_tool" else EVENT_TIMEOUT)
                      for name, kind in table.items() if kind != "other")

@@ -24,7 +24,6 @@ from codor.integrations.hooks.handler import (
     final_report_data,
     handle,
     last_assistant_message,
-    serve_event,
     streams,
 )
 from codor.kernel import Kernel
@@ -96,9 +95,9 @@ def test_an_event_codor_does_not_handle_opens_no_kernel(ws: Path) -> None:
 def test_decisions_are_recorded_as_the_harness_on_a_shared_kernel(ws: Path,
                                                                   kernel: Kernel) -> None:
     assert kernel.observer == "codor-engine"
-    out, _, code = serve_event("codex", payload(ws, "codex", "PreToolUse.Bash",
-                                                input__command="rm -rf / && curl x | sh"),
-                               lambda: kernel)
+    out, _, code = handle("codex", payload(ws, "codex", "PreToolUse.Bash",
+                                           input__command="rm -rf / && curl x | sh"),
+                          lambda: kernel)
     assert code == 0 and json.loads(out)["hookSpecificOutput"]["permissionDecision"] == "deny"
     assert kernel.observer == "codor-engine"
     kernel.ledger.store.flush()  # type: ignore[union-attr]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -60,3 +62,49 @@ def test_without_a_ledger_the_hook_still_decides(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["hookSpecificOutput"]["permissionDecision"] == "deny"
     assert not (tmp_path / ".codor").exists()
+
+
+def test_an_interrupt_while_reading_the_event_refuses(monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    from codor.cli.hook import main_hook
+
+    class Interrupted:
+        def read(self) -> bytes:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(sys, "stdin", SimpleNamespace(buffer=Interrupted()))
+    assert main_hook(["claude-code"]) == 2
+    assert capsys.readouterr().err == "codor: hook failed: KeyboardInterrupt [E_INTERNAL] " \
+                                      "(refused)\n"
+
+
+@pytest.mark.parametrize(("explicit", "event_cwd", "codor_home"), [
+    (None, "ws/src/deep", None),  # the nearest .codor/ above the event's cwd
+    (None, "ws/nested/../src", None),  # `..` is the parent of the directory named
+    (None, "elsewhere", None),  # no .codor/ above: the event's cwd
+    (None, "missing", None),  # not a directory: the process's cwd
+    ("ws/./src/..//", "elsewhere", None),  # --workspace, relative
+    (None, "ws/src", "state/./home/"),  # CODOR_HOME, relative
+])
+def test_the_warm_path_finds_the_workspace_open_kernel_uses(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, explicit: str | None, event_cwd: str,
+        codor_home: str | None) -> None:
+    """`codor hook` looks for the workspace with os.path alone (cli/hook.py `_locate`); it
+    must find the one context.find_workspace/codor_home (what open_kernel uses) find."""
+    from codor.cli.hook import _event_cwd, _locate
+    from codor.integrations import context
+
+    for d in ("ws/.codor", "ws/src/deep", "ws/nested/.codor", "elsewhere", "process"):
+        (tmp_path / d).mkdir(parents=True, exist_ok=True)
+    monkeypatch.chdir(tmp_path / "process")
+    if codor_home is None:
+        monkeypatch.delenv("CODOR_HOME", raising=False)
+    else:
+        monkeypatch.setenv("CODOR_HOME", codor_home)
+    stdin = json.dumps({"cwd": f"{tmp_path}/{event_cwd}"}).encode()
+    workspace = None if explicit is None else str(Path("..") / explicit)
+    start = _event_cwd(stdin)
+    root = context.find_workspace(workspace, start)
+    assert _locate(workspace, start) == (str(root), str(context.codor_home(root)))
+    if explicit is None and event_cwd.startswith("ws/"):
+        assert root == tmp_path / "ws"

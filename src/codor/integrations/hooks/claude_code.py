@@ -18,19 +18,11 @@ the only failure code Claude Code treats as blocking, so every failure exits 2.
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Final
 
-from codor.integrations.hooks import tools
-from codor.integrations.hooks.events import (
-    Adapter,
-    EventKind,
-    HookAnswer,
-    HookEvent,
-    parse_event,
-    to_stdout,
-)
+from codor.integrations.hooks.events import Adapter, EventKind, HookAnswer, HookEvent, hook_output
 
-__all__ = ["ADAPTER", "EVENTS", "parse", "render"]
+__all__ = ["ADAPTER", "EVENTS", "render"]
 
 EVENTS: Final[dict[str, EventKind]] = {
     "PreToolUse": "pre_tool",
@@ -44,27 +36,13 @@ EVENTS: Final[dict[str, EventKind]] = {
 }
 
 
-def parse(data: bytes) -> HookEvent:
-    return parse_event("claude-code", data, EVENTS)
-
-
 def render(event: HookEvent, answer: HookAnswer) -> bytes:
     """The stdout for ``answer`` (empty for no opinion)."""
-    out: dict[str, Any] = {}
-    specific: dict[str, Any] = {}
+    permission: dict[str, str] = {}
     if event.kind == "pre_tool" and answer.decision in ("allow", "deny", "ask"):
-        specific = {"permissionDecision": answer.decision,
-                    "permissionDecisionReason": answer.reason or "CODOR policy"}
-    elif answer.decision in ("block", "deny") and event.kind in ("prompt", "post_tool", "stop"):
-        out = {"decision": "block", "reason": answer.reason or "refused by CODOR policy"}
-    if answer.context and event.kind in ("pre_tool", "post_tool", "prompt", "session_start"):
-        specific["additionalContext"] = answer.context
-    if specific:
-        out["hookSpecificOutput"] = {"hookEventName": event.vendor_event, **specific}
-    if answer.message:
-        out["systemMessage"] = answer.message
-    return to_stdout(out) if out else b""
+        permission = {"permissionDecision": answer.decision,
+                      "permissionDecisionReason": answer.reason or "CODOR policy"}
+    return hook_output(event, answer, permission)
 
 
-ADAPTER: Final = Adapter("claude-code", "claude-code-harness", EVENTS, parse, tools.tool_call,
-                         render)
+ADAPTER: Final = Adapter("claude-code", "claude-code-harness", EVENTS, render)

@@ -17,19 +17,11 @@ call proceed, so every failure exits 2 with a reason.
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Final
 
-from codor.integrations.hooks import tools
-from codor.integrations.hooks.events import (
-    Adapter,
-    EventKind,
-    HookAnswer,
-    HookEvent,
-    parse_event,
-    to_stdout,
-)
+from codor.integrations.hooks.events import Adapter, EventKind, HookAnswer, HookEvent, hook_output
 
-__all__ = ["ADAPTER", "EVENTS", "parse", "render"]
+__all__ = ["ADAPTER", "ASK_PREFIX", "EVENTS", "render"]
 
 EVENTS: Final[dict[str, EventKind]] = {
     "PreToolUse": "pre_tool",
@@ -44,28 +36,15 @@ EVENTS: Final[dict[str, EventKind]] = {
 ASK_PREFIX: Final = "CODOR needs a person to approve this, and Codex hooks cannot ask; refused"
 
 
-def parse(data: bytes) -> HookEvent:
-    return parse_event("codex", data, EVENTS)
-
-
 def render(event: HookEvent, answer: HookAnswer) -> bytes:
     """The stdout for ``answer`` (empty for no opinion and for an allow)."""
-    out: dict[str, Any] = {}
-    specific: dict[str, Any] = {}
+    permission: dict[str, str] = {}
     if event.kind == "pre_tool" and answer.decision in ("deny", "ask"):
         reason = answer.reason or "refused by CODOR policy"
         if answer.decision == "ask":
             reason = f"{ASK_PREFIX}: {reason}"
-        specific = {"permissionDecision": "deny", "permissionDecisionReason": reason}
-    elif answer.decision in ("block", "deny") and event.kind in ("prompt", "post_tool", "stop"):
-        out = {"decision": "block", "reason": answer.reason or "refused by CODOR policy"}
-    if answer.context and event.kind in ("pre_tool", "post_tool", "prompt", "session_start"):
-        specific["additionalContext"] = answer.context
-    if specific:
-        out["hookSpecificOutput"] = {"hookEventName": event.vendor_event, **specific}
-    if answer.message:
-        out["systemMessage"] = answer.message
-    return to_stdout(out) if out else b""
+        permission = {"permissionDecision": "deny", "permissionDecisionReason": reason}
+    return hook_output(event, answer, permission)
 
 
-ADAPTER: Final = Adapter("codex", "codex-harness", EVENTS, parse, tools.tool_call, render)
+ADAPTER: Final = Adapter("codex", "codex-harness", EVENTS, render)

@@ -39,6 +39,8 @@ __all__ = [
     "HookEvent",
     "HookInputError",
     "ToolCall",
+    "hook_output",
+    "input_error",
     "parse_event",
     "to_stdout",
 ]
@@ -117,15 +119,19 @@ class ToolCall:
 
 @dataclass(frozen=True, slots=True)
 class Adapter:
-    """One vendor's hook protocol: its event names, the observer name of its harness, how its
-    tool calls become actions and how answers are written."""
+    """One vendor's hook protocol: its event names, the observer name of its harness, the
+    fields holding the final message of a stop event (see :func:`parse_event`) and how answers
+    are written. Tool calls become actions through :mod:`.tools`, whose tables are per agent."""
 
     agent: str
     observer: Observer
     events: Mapping[str, EventKind]
-    parse: Callable[[bytes], HookEvent]
-    tool_call: Callable[[HookEvent], ToolCall]
     render: Callable[[HookEvent, HookAnswer], bytes]
+    final_keys: tuple[str, ...] = ("last_assistant_message",)
+
+    def parse(self, data: bytes) -> HookEvent:
+        """One event of this agent from its hook's stdin."""
+        return parse_event(self.agent, data, self.events, final_keys=self.final_keys)
 
 
 def to_stdout(obj: Mapping[str, Any]) -> bytes:
@@ -133,8 +139,27 @@ def to_stdout(obj: Mapping[str, Any]) -> bytes:
     return json.dumps(obj, ensure_ascii=False).encode("utf-8", "surrogatepass") + b"\n"
 
 
+def hook_output(event: HookEvent, answer: HookAnswer, permission: Mapping[str, Any]) -> bytes:
+    """Claude Code's hook output, which Codex reads too: ``permission`` is the PreToolUse part
+    of ``hookSpecificOutput`` (the vendors differ there; empty for none), a deny or block of a
+    prompt, a finished tool or a stop is ``{"decision": "block", "reason"}``, ``context`` is
+    ``additionalContext``, ``message`` ``systemMessage``; no opinion is an empty stdout."""
+    out: dict[str, Any] = {}
+    if answer.decision in ("block", "deny") and event.kind in ("prompt", "post_tool", "stop"):
+        out = {"decision": "block", "reason": answer.reason or "refused by CODOR policy"}
+    specific = dict(permission)
+    if answer.context and event.kind in ("pre_tool", "post_tool", "prompt", "session_start"):
+        specific["additionalContext"] = answer.context
+    if specific:
+        out["hookSpecificOutput"] = {"hookEventName": event.vendor_event, **specific}
+    if answer.message:
+        out["systemMessage"] = answer.message
+    return to_stdout(out) if out else b""
+
+
 # -- parsing ------------------------------------------------------------------------------------
-def _fail(agent: str, message: str) -> HookInputError:
+def input_error(agent: str, message: str) -> HookInputError:
+    """The error for a hook event (or tool input) of ``agent`` that does not fit."""
     return HookInputError(message, location=f"<{agent} hook>")
 
 
@@ -148,13 +173,13 @@ def decode_object(agent: str, data: bytes) -> dict[str, Any]:
         text = data.decode("utf-8")
         value = json.loads(text, parse_constant=_no_constant)
     except UnicodeDecodeError:
-        raise _fail(agent, "hook input is not UTF-8") from None
+        raise input_error(agent, "hook input is not UTF-8") from None
     except RecursionError:
-        raise _fail(agent, "hook input is nested too deeply") from None
+        raise input_error(agent, "hook input is nested too deeply") from None
     except ValueError as exc:
-        raise _fail(agent, f"hook input is not JSON: {exc}") from None
+        raise input_error(agent, f"hook input is not JSON: {exc}") from None
     if type(value) is not dict:
-        raise _fail(agent, f"hook input must be a JSON object, got {type(value).__name__}")
+        raise input_error(agent, f"hook input must be a JSON object, got {type(value).__name__}")
     return value
 
 
@@ -165,18 +190,18 @@ def _text(agent: str, data: Mapping[str, Any], key: str, *, required: bool = Fal
     value = data.get(key)
     if value is None:
         if required:
-            raise _fail(agent, f"{data.get('hook_event_name')}: missing field {key!r}")
+            raise input_error(agent, f"{data.get('hook_event_name')}: missing field {key!r}")
         return None
     if type(value) is not str:
         if strict or required:
-            raise _fail(agent, f"{key} must be a string, got {type(value).__name__}")
+            raise input_error(agent, f"{key} must be a string, got {type(value).__name__}")
         return None
     if required and not value:
-        raise _fail(agent, f"{key} must not be empty")
+        raise input_error(agent, f"{key} must not be empty")
     if limit is not None and len(value) > limit:
-        raise _fail(agent, f"{key} is longer than {limit} characters")
+        raise input_error(agent, f"{key} is longer than {limit} characters")
     if "\x00" in value and key in ("session_id", "cwd", "tool_name", "tool_use_id"):
-        raise _fail(agent, f"{key} contains a NUL character")
+        raise input_error(agent, f"{key} contains a NUL character")
     return value
 
 
@@ -191,23 +216,23 @@ def parse_event(agent: str, data: bytes, events: Mapping[str, EventKind], *,
     obj = decode_object(agent, data)
     name = obj.get("hook_event_name")
     if type(name) is not str or not name:
-        raise _fail(agent, "hook input has no 'hook_event_name' string")
+        raise input_error(agent, "hook input has no 'hook_event_name' string")
     kind = events.get(name)
     if kind is None:
         if name in TOOL_EVENTS:
-            raise _fail(agent, f"{name} is not a {agent} hook event (is the hook registered "
+            raise input_error(agent, f"{name} is not a {agent} hook event (is the hook registered "
                                f"for the right agent?)")
         kind = "other"
     session = _text(agent, obj, "session_id", required=True, limit=_MAX_ID)
     cwd = _text(agent, obj, "cwd", limit=4096)
     if cwd is not None and not cwd.startswith("/"):
-        raise _fail(agent, f"cwd must be an absolute path, got {cwd!r}")
+        raise input_error(agent, f"cwd must be an absolute path, got {cwd!r}")
     fields: dict[str, Any] = {}
     if kind in ("pre_tool", "post_tool"):
         fields["tool_name"] = _text(agent, obj, "tool_name", required=True, limit=_MAX_ID)
         tool_input = obj.get("tool_input")
         if type(tool_input) is not dict:
-            raise _fail(agent, f"{name}: tool_input must be a JSON object, got "
+            raise input_error(agent, f"{name}: tool_input must be a JSON object, got "
                                f"{type(tool_input).__name__}")
         fields["tool_input"] = MappingProxyType(tool_input)
         fields["tool_use_id"] = _text(agent, obj, "tool_use_id", limit=_MAX_ID)
@@ -219,7 +244,7 @@ def parse_event(agent: str, data: bytes, events: Mapping[str, EventKind], *,
     elif kind == "prompt":
         fields["prompt"] = _text(agent, obj, "prompt", required=False)
         if fields["prompt"] is None:
-            raise _fail(agent, f"{name}: missing field 'prompt'")
+            raise input_error(agent, f"{name}: missing field 'prompt'")
     elif kind == "stop":
         for key in final_keys:
             message = _text(agent, obj, key)
@@ -228,7 +253,7 @@ def parse_event(agent: str, data: bytes, events: Mapping[str, EventKind], *,
                 break
     active = obj.get("stop_hook_active", False)
     if type(active) is not bool:
-        raise _fail(agent, f"stop_hook_active must be true or false, got "
+        raise input_error(agent, f"stop_hook_active must be true or false, got "
                            f"{type(active).__name__}")
     assert session is not None
     return HookEvent(

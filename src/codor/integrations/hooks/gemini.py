@@ -18,17 +18,9 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from codor.integrations.hooks import tools
-from codor.integrations.hooks.events import (
-    Adapter,
-    EventKind,
-    HookAnswer,
-    HookEvent,
-    parse_event,
-    to_stdout,
-)
+from codor.integrations.hooks.events import Adapter, EventKind, HookAnswer, HookEvent, to_stdout
 
-__all__ = ["ADAPTER", "EVENTS", "parse", "render"]
+__all__ = ["ADAPTER", "EVENTS", "render"]
 
 EVENTS: Final[dict[str, EventKind]] = {
     "BeforeTool": "pre_tool",
@@ -38,11 +30,6 @@ EVENTS: Final[dict[str, EventKind]] = {
     "SessionStart": "session_start",
     "SessionEnd": "session_end",
 }
-
-
-def parse(data: bytes) -> HookEvent:
-    return parse_event("gemini", data, EVENTS,
-                       final_keys=("prompt_response", "last_assistant_message"))
 
 
 def render(event: HookEvent, answer: HookAnswer) -> bytes:
@@ -64,4 +51,5 @@ def render(event: HookEvent, answer: HookAnswer) -> bytes:
     return to_stdout(out)
 
 
-ADAPTER: Final = Adapter("gemini", "gemini-harness", EVENTS, parse, tools.tool_call, render)
+ADAPTER: Final = Adapter("gemini", "gemini-harness", EVENTS, render,
+                         final_keys=("prompt_response", "last_assistant_message"))

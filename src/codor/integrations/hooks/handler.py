@@ -42,8 +42,7 @@ if TYPE_CHECKING:
     from codor.kernel import Kernel
     from codor.model import Agent, Decision
 
-__all__ = ["FINAL_REPORT_EXCERPT_BYTES", "HookResult", "adapter_for", "handle", "serve_event",
-           "verify_stop"]
+__all__ = ["FINAL_REPORT_EXCERPT_BYTES", "HookResult", "adapter_for", "handle", "verify_stop"]
 
 KernelFactory = Callable[[], "Kernel"]
 FAIL: Final = 2
@@ -54,7 +53,8 @@ _MODULES: Final = {"claude-code": "claude_code", "codex": "codex", "gemini": "ge
 
 
 class HookResult(NamedTuple):
-    """What ``codor hook`` writes: stdout bytes, one stderr line (or nothing), exit code."""
+    """What ``codor hook`` writes: stdout bytes, one stderr line (or nothing), exit code (a
+    plain ``(stdout, stderr, exit code)`` tuple too, as the hook server's handler returns)."""
 
     stdout: bytes
     stderr: str
@@ -87,12 +87,6 @@ def handle(agent: str, stdin: bytes, kernel_factory: KernelFactory) -> HookResul
                                       f"{': ' + text if text else ''}").one_line())
 
 
-def serve_event(agent: str, stdin: bytes, kernel_factory: KernelFactory
-                ) -> tuple[bytes, str, int]:
-    """:func:`handle` as the hook server's handler."""
-    return handle(agent, stdin, kernel_factory)
-
-
 def _refused(line: str) -> HookResult:
     return HookResult(b"", f"codor: {line} (refused)\n", FAIL)
 
@@ -111,7 +105,11 @@ def verify_stop(event: HookEvent, kernel: Kernel) -> HookAnswer | None:
 def _dispatch(adapter: Adapter, event: HookEvent, kernel_factory: KernelFactory) -> HookAnswer:
     if event.kind == "other":
         return NO_OPINION
-    call = adapter.tool_call(event) if event.kind in ("pre_tool", "post_tool") else None
+    call: ToolCall | None = None
+    if event.kind in ("pre_tool", "post_tool"):
+        from codor.integrations.hooks.tools import tool_call
+
+        call = tool_call(event)
     kernel = kernel_factory()
     previous = kernel.observer
     kernel.observer = adapter.observer  # decisions are recorded as the harness observed them
@@ -168,10 +166,9 @@ def _pre_tool(kernel: Kernel, event: HookEvent, call: ToolCall) -> HookAnswer:
         return HookAnswer("ask", _clip(f"CODOR policy asks a person to approve {tool}: "
                                        + "; ".join(_reasons(d) for d in asked)))
     if call.floor == "ask":
-        first = decided[0] if decided else None
         kernel.record_event(event.session_id, "hook.ask_floor",
                             {"tool": tool, "reason": call.floor_reason or ""},
-                            action_index=first[2] if first else None, agent=_agent(event))
+                            action_index=decided[0][2], agent=_agent(event))
         return HookAnswer("ask", f"CODOR: {call.floor_reason}")
     return HookAnswer("allow", _clip(f"CODOR policy allows {tool}: "
                                      + "; ".join(_reasons(d, 1) for _, d, _ in decided)))

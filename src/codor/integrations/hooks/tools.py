@@ -46,7 +46,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from codor.integrations.hooks.events import HookEvent, HookInputError, ToolCall
+from codor.integrations.hooks.events import HookEvent, ToolCall, input_error
 from codor.model import Action
 
 __all__ = ["TABLES", "codex_patch_to_diff", "glob_root", "tool_call"]
@@ -80,8 +80,8 @@ def _string(event: HookEvent, inp: Mapping[str, Any], *keys: str) -> str:
         value = inp.get(key)
         if type(value) is str and value:
             return value
-    raise HookInputError(f"{event.tool_name}: tool_input.{keys[0]} must be a non-empty string",
-                         location=f"<{event.agent} hook>")
+    raise input_error(event.agent,
+                      f"{event.tool_name}: tool_input.{keys[0]} must be a non-empty string")
 
 
 def _optional(inp: Mapping[str, Any], *keys: str) -> str | None:
@@ -98,8 +98,7 @@ def _text(event: HookEvent, inp: Mapping[str, Any], key: str) -> str:
     if value is None:
         return ""
     if type(value) is not str:
-        raise HookInputError(f"{event.tool_name}: tool_input.{key} must be a string",
-                             location=f"<{event.agent} hook>")
+        raise input_error(event.agent, f"{event.tool_name}: tool_input.{key} must be a string")
     return value
 
 
@@ -223,8 +222,8 @@ def _multi_edit(event: HookEvent, inp: Mapping[str, Any]) -> ToolCall:
     path = join(event, _string(event, inp, "file_path"))
     edits = inp.get("edits")
     if not isinstance(edits, list) or not all(isinstance(e, Mapping) for e in edits):
-        raise HookInputError(f"{event.tool_name}: tool_input.edits must be a list of objects",
-                             location=f"<{event.agent} hook>")
+        raise input_error(event.agent,
+                          f"{event.tool_name}: tool_input.edits must be a list of objects")
     inserted = "\n".join(_text(event, e, "new_string") for e in edits)
     return ToolCall((action(event, "file.write", path=path, content=inserted,
                             meta={"edit": "inserted"}),))
@@ -249,8 +248,8 @@ def _read_many(event: HookEvent, inp: Mapping[str, Any]) -> ToolCall:
         patterns = [patterns]
     if not isinstance(patterns, list) or not patterns or \
             not all(type(p) is str and p for p in patterns):
-        raise HookInputError(f"{event.tool_name}: tool_input.include must be a non-empty list "
-                             "of strings", location=f"<{event.agent} hook>")
+        raise input_error(event.agent, f"{event.tool_name}: tool_input.include must be a "
+                                       "non-empty list of strings")
     base = _base(event, inp, "dir_path")
     roots = dict.fromkeys(glob_root(base, p) for p in patterns)
     return ToolCall(tuple(action(event, "file.read", path=r) for r in roots))
@@ -343,7 +342,6 @@ def tool_call(event: HookEvent) -> ToolCall:
     """The actions of a pre/post tool event (see the module doc). Raises
     :class:`~codor.errors.CodorError` for a tool input that does not fit its tool."""
     if event.tool_name is None or event.tool_input is None:
-        raise HookInputError(f"{event.vendor_event} is not a tool event",
-                             location=f"<{event.agent} hook>")
+        raise input_error(event.agent, f"{event.vendor_event} is not a tool event")
     mapper = TABLES.get(event.agent, {}).get(event.tool_name, generic)
     return mapper(event, event.tool_input)
