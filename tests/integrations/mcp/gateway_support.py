@@ -95,11 +95,11 @@ def _stop(proc: subprocess.Popen[str]) -> int:
 
 @contextlib.contextmanager
 def http_gateway(workspace: Path, *, upstream: str | None = None, url: str | None = None,
-                 env: dict[str, str] | None = None) -> Iterator[str]:
-    """``codor mcp gateway --listen 127.0.0.1:0``; yields its URL (read from its stderr) and
-    checks that SIGTERM ends it with status 0."""
+                 env: dict[str, str] | None = None, listen: str = "127.0.0.1:0") -> Iterator[str]:
+    """``codor mcp gateway --listen 127.0.0.1:0`` (or ``listen``); yields its URL (read from
+    its stderr) and checks that SIGTERM ends it with status 0."""
     args = [CODOR, *gateway_args(workspace, upstream=upstream, url=url,
-                                 extra=("--listen", "127.0.0.1:0"))]
+                                 extra=("--listen", listen))]
     proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True,
                             env={**os.environ, **(env or {})})

@@ -109,10 +109,10 @@ class HttpServer:
 
 
 @contextlib.contextmanager
-def serve_http(ws: Workspace, *extra: str) -> Iterator[HttpServer]:
-    """``codor mcp serve --listen 127.0.0.1:0``; the URL comes from its stderr. Stopped with
-    SIGTERM afterwards (unless the test did), which must exit 0."""
-    proc = subprocess.Popen(ws.serve_argv("--listen", "127.0.0.1:0", *extra),
+def serve_http(ws: Workspace, *extra: str, listen: str = "127.0.0.1:0") -> Iterator[HttpServer]:
+    """``codor mcp serve --listen 127.0.0.1:0`` (or ``listen``); the URL comes from its stderr.
+    Stopped with SIGTERM afterwards (unless the test did), which must exit 0."""
+    proc = subprocess.Popen(ws.serve_argv("--listen", listen, *extra),
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
     lines: queue.Queue[str] = queue.Queue()
@@ -131,7 +131,7 @@ def serve_http(ws: Workspace, *extra: str) -> Iterator[HttpServer]:
             except queue.Empty:
                 raise AssertionError(f"no URL on stderr: {seen}") from None
             seen.append(line)
-            found = re.search(r"http://127\.0\.0\.1:\d+/mcp", line)
+            found = re.search(r"http://[0-9.]+:\d+/mcp", line)
             if found:
                 break
         yield HttpServer(proc, found.group(0), seen)

@@ -96,6 +96,9 @@ def test_upstream_that_cannot_start(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("args", "code"), [
     (("--upstream", "x", "--listen", "0.0.0.0:8080"), "E_MCP_CONFIG"),
     (("--upstream", "x", "--listen", "localhost:http"), "E_MCP_CONFIG"),
+    (("--upstream", "x", "--listen", "127.0.0.1:\u00b2"), "E_MCP_CONFIG"),
+    (("--upstream-url", "http://[::1/mcp"), "E_MCP_CONFIG"),
+    (("--upstream-url", "http://127.0.0.1:99999/mcp"), "E_MCP_CONFIG"),
     (("--upstream", "'unclosed"), "E_MCP_CONFIG"),
     (("--upstream", "  "), "E_MCP_CONFIG"),
     (("--upstream-url", "ftp://example.com/mcp"), "E_MCP_CONFIG"),

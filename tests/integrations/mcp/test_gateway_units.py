@@ -137,7 +137,7 @@ def test_refusal_and_warning_shapes() -> None:
 
 # -- options ----------------------------------------------------------------------------------
 @pytest.mark.parametrize(("text", "expected"), [
-    ("0", ("127.0.0.1", 0)), ("8080", ("127.0.0.1", 8080)),
+    ("0", ("127.0.0.1", 0)), ("8080", ("127.0.0.1", 8080)), (":8080", ("127.0.0.1", 8080)),
     ("127.0.0.2:9", ("127.0.0.2", 9)), ("localhost:9", ("localhost", 9)),
     ("[::1]:9", ("::1", 9)),
 ])
@@ -146,7 +146,8 @@ def test_listen_addresses(text: str, expected: tuple[str, int]) -> None:
 
 
 @pytest.mark.parametrize("text", ["0.0.0.0:1", "[::]:1", "example.com:1", "10.0.0.1:80",
-                                  "127.0.0.1:99999", "127.0.0.1:", "[::1]9", "x"])
+                                  "127.0.0.1:99999", "127.0.0.1:", "[::1]9", "x",
+                                  "127.0.0.1:\u00b2", "\u0663"])  # non-ASCII digits
 def test_listen_refuses_non_loopback_and_garbage(text: str) -> None:
     with pytest.raises(GatewayConfigError) as info:
         parse_listen(text)
@@ -177,6 +178,14 @@ def test_identity_and_server_names() -> None:
         GatewayConfig(upstream=("x",), name="a/b")
     with pytest.raises(GatewayConfigError):
         GatewayConfig()
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "http://h.example:99999/mcp",
+                                 "http://h.example:port/mcp", "ftp://h.example/mcp", "http:///"])
+def test_bad_upstream_urls(url: str) -> None:
+    with pytest.raises(GatewayConfigError) as info:
+        GatewayConfig.from_args(_args(upstream_url=url))
+    assert info.value.code == "E_MCP_CONFIG"
 
 
 def test_listing_rule() -> None:

@@ -1,5 +1,6 @@
-"""The gateway's stdio wire by hand (JSON-RPC lines, the 2025-11-25 handshake): over pipes and
-from a plain file, and a SIGTERM ends it cleanly with every record in the ledger."""
+"""The gateway's wire by hand: stdio (JSON-RPC lines, the 2025-11-25 handshake) over pipes and
+from a plain file, a SIGTERM ending it cleanly with every record in the ledger; and the Host
+header check of its streamable HTTP transport."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from tests.integrations.mcp.gateway_support import (
     UPSTREAM_APP,
     decisions,
     gateway_args,
+    http_gateway,
     ledger,
     make_workspace,
     outcomes,
@@ -90,3 +92,21 @@ def test_messages_from_a_plain_file(tmp_path: Path) -> None:
     assert status.returncode == 0, status.stderr
     answers = _answers((tmp_path / "out.jsonl").read_text(encoding="utf-8"))
     assert answers[1]["result"]["serverInfo"]["name"] == "codor-gateway-pin-test"
+
+
+@pytest.mark.parametrize("listen", ["127.0.0.1:0", "127.0.0.2:0"])
+def test_http_refuses_a_foreign_host_header(tmp_path: Path, listen: str) -> None:
+    """DNS-rebinding protection on any loopback address: a request naming another host is
+    refused, one naming the gateway's own address is served."""
+    import httpx
+
+    workspace = make_workspace(tmp_path / "ws")
+    headers = {"Content-Type": "application/json", "Accept": "application/json, "
+               "text/event-stream", "MCP-Protocol-Version": "2025-11-25"}
+    with http_gateway(workspace, upstream=UPSTREAM, listen=listen) as url:
+        assert url.startswith(f"http://{listen.partition(':')[0]}:")
+        foreign = httpx.post(url, headers={**headers, "Host": "evil.example:80"},
+                             content=json.dumps(HANDSHAKE[0]), timeout=10)
+        own = httpx.post(url, headers=headers, content=json.dumps(HANDSHAKE[0]), timeout=10)
+    assert foreign.status_code == 421
+    assert own.status_code == 200

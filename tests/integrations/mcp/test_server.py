@@ -291,24 +291,43 @@ def test_http_refuses_a_foreign_host_header(ws: Workspace) -> None:
 
 
 # -- --listen ------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("text", "host", "port", "loopback"), [
-    ("8765", "127.0.0.1", 8765, True),
-    (":0", "127.0.0.1", 0, True),
-    ("localhost:80", "127.0.0.1", 80, True),
-    ("127.0.0.2:1", "127.0.0.2", 1, True),
-    ("[::1]:9", "::1", 9, True),
+@pytest.mark.parametrize(("text", "host", "port"), [
+    ("8765", "127.0.0.1", 8765),
+    (":0", "127.0.0.1", 0),
+    ("localhost:80", "127.0.0.1", 80),
+    ("127.0.0.2:1", "127.0.0.2", 1),
+    ("[::1]:9", "::1", 9),
 ])
-def test_parse_listen(text: str, host: str, port: int, loopback: bool) -> None:
+def test_parse_listen(text: str, host: str, port: int) -> None:
     address = parse_listen(text)
-    assert (address.host, address.port, address.loopback) == (host, port, loopback)
+    assert (address.host, address.port) == (host, port)
 
 
 @pytest.mark.parametrize("text", ["example.com:80", "x", "127.0.0.1:99999", "[::1]9", "",
-                                  "0.0.0.0:8765", "192.168.1.5:1", "[::]:80"])
+                                  "0.0.0.0:8765", "192.168.1.5:1", "[::]:80",
+                                  "127.0.0.1:\u00b2", "\u0663"])  # non-ASCII digits
 def test_parse_listen_refuses(text: str) -> None:
     with pytest.raises(ListenAddressError) as info:
         parse_listen(text)
     assert info.value.code == "E_MCP_LISTEN"
+
+
+def test_http_on_another_loopback_address(ws: Workspace) -> None:
+    """On 127.0.0.2 the server answers requests naming its own address, and still refuses a
+    foreign Host header."""
+    import httpx
+
+    async def main(url: str) -> None:
+        async with Client(url, mode="legacy") as client:
+            assert [t.name for t in (await client.list_tools()).tools] == list(TOOLS)
+
+    with serve_http(ws, listen="127.0.0.2:0") as server:
+        assert server.url.startswith("http://127.0.0.2:")
+        anyio.run(main, server.url)
+        response = httpx.post(server.url, headers={"Host": "evil.example:80",
+                                                   "Content-Type": "application/json"},
+                              content=b"{}", timeout=10)
+    assert response.status_code == 421
 
 
 def test_cli_refuses_a_host_name_to_listen_on(ws: Workspace) -> None:

@@ -5,14 +5,14 @@
 The upstream's *identity* — ``stdio:`` and its command line (re-quoted), or ``http:`` and its
 URL without credentials — keys its tool pins: a server is recognised by how it is started, not
 by the name it reports. ``--listen`` takes ``PORT``, ``HOST:PORT`` or ``[IPv6]:PORT`` and
-accepts only loopback hosts: the gateway has no authentication of its own yet, so it never
-listens where other machines could reach it. Nothing here imports the MCP SDK.
+accepts only loopback hosts (:mod:`~codor.integrations.mcp.listen`): the gateway has no
+authentication of its own yet, so it never listens where other machines could reach it.
+Nothing here imports the MCP SDK.
 """
 
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import re
 import shlex
 from dataclasses import dataclass
@@ -20,6 +20,7 @@ from pathlib import PurePath
 from urllib.parse import urlsplit, urlunsplit
 
 from codor.integrations.mcp.errors import GatewayConfigError
+from codor.integrations.mcp.listen import parse_listen as _parse_listen
 
 __all__ = ["GatewayConfig", "parse_listen", "server_name"]
 
@@ -44,7 +45,12 @@ class GatewayConfig:
         if bool(self.upstream) == (self.upstream_url is not None):
             raise GatewayConfigError("give exactly one of --upstream and --upstream-url")
         if self.upstream_url is not None:
-            parts = urlsplit(self.upstream_url)
+            try:
+                parts = urlsplit(self.upstream_url)
+                _ = parts.port  # a port that is not a number 0-65535 raises ValueError
+            except ValueError as exc:
+                raise GatewayConfigError(f"--upstream-url is not a valid URL: {exc}",
+                                         location=self.upstream_url) from None
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise GatewayConfigError("--upstream-url must be an http:// or https:// URL",
                                          location=self.upstream_url)
@@ -86,26 +92,7 @@ class GatewayConfig:
 def parse_listen(text: str) -> tuple[str, int]:
     """``PORT``, ``HOST:PORT`` or ``[IPv6]:PORT`` → ``(host, port)``; the host must be loopback
     (default ``127.0.0.1``); port 0 picks a free one."""
-    host, port_text = "127.0.0.1", text
-    if text.startswith("["):
-        end = text.find("]")
-        if end < 0 or text[end + 1 : end + 2] != ":":
-            raise GatewayConfigError("--listen: expected [IPv6]:PORT", location=text)
-        host, port_text = text[1:end], text[end + 2 :]
-    elif ":" in text:
-        host, _, port_text = text.rpartition(":")
-    if not port_text.isdigit() or int(port_text) > 65535:
-        raise GatewayConfigError("--listen: the port must be a number 0-65535", location=text)
-    if host != "localhost":
-        try:
-            loopback = ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            loopback = False
-        if not loopback:
-            raise GatewayConfigError(
-                "--listen: only loopback addresses (127.0.0.1, ::1, localhost) are allowed: "
-                "the gateway has no authentication of its own", location=text)
-    return host, int(port_text)
+    return _parse_listen(text, GatewayConfigError, "the gateway has no authentication of its own")
 
 
 def server_name(config: GatewayConfig, reported: str | None) -> str:

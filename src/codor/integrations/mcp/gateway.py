@@ -328,7 +328,7 @@ class Gateway:
         except MCPError as exc:
             message = default_scanner().redact(exc.message)
             error = f"upstream error {exc.code}: {message}"
-            self._outcome(action, index, started, None, error.encode(), error)
+            self._outcome(action, index, started, None, error.encode())
             raise MCPError(exc.code, message) from None
         return dict(answer.model_extra or {})
 

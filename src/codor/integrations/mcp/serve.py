@@ -12,17 +12,17 @@ injection guard allows them (decided as ``content.inbound`` and recorded).
 
 A stdio upstream inherits the gateway's environment, as if the client had started it itself
 (the SDK would otherwise pass only ``HOME``, ``PATH`` and a few more); its stderr is the
-gateway's. Over HTTP the gateway listens on loopback only, with the SDK's DNS-rebinding
-protection, and prints ``listening on http://HOST:PORT/mcp`` on stderr once it accepts
-connections. SIGTERM and SIGINT end it cleanly: the ledger is flushed and closed, the upstream
-stopped. ``--repin`` re-pins every tool the upstream lists now and exits without serving.
+gateway's. Over HTTP the gateway listens on loopback only, with DNS-rebinding protection
+(:mod:`~codor.integrations.mcp.listen`), and prints ``listening on http://HOST:PORT/mcp`` on
+stderr once it accepts connections. SIGTERM and SIGINT end it cleanly: the ledger is flushed
+and closed, the upstream stopped. ``--repin`` re-pins every tool the upstream lists now and
+exits without serving.
 """
 
 from __future__ import annotations
 
 import os
 import signal
-import socket
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -36,6 +36,7 @@ from mcp.shared.exceptions import MCPError
 
 from codor.errors import CodorError
 from codor.integrations.context import codor_home, find_workspace, open_kernel
+from codor.integrations.mcp import listen
 from codor.integrations.mcp.config import GatewayConfig
 from codor.integrations.mcp.errors import GatewayError, UpstreamError
 from codor.integrations.mcp.gateway import ORIGIN, Gateway
@@ -217,16 +218,9 @@ def build_server(gateway: Gateway, instructions: str | None = None) -> Server[An
 async def _serve_http(server: Server[Any], host: str, port: int, stopper: _Stopper) -> None:
     import uvicorn
 
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(128)
-    except OSError as exc:
-        sock.close()
-        raise GatewayError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    app = server.streamable_http_app(host=host)
+    sock = listen.bind(host, port, GatewayError)
+    app = server.streamable_http_app(streamable_http_path=listen.MCP_PATH, host=host,
+                                     transport_security=listen.transport_security(host))
     userver = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on",
                                             access_log=False, timeout_graceful_shutdown=2))
 
@@ -234,8 +228,7 @@ async def _serve_http(server: Server[Any], host: str, port: int, stopper: _Stopp
         userver.should_exit = True
 
     stopper.hook = shut_down
-    shown = f"[{host}]" if ":" in host else host
-    url = f"http://{shown}:{sock.getsockname()[1]}/mcp"
+    url = listen.url(host, sock.getsockname()[1])
 
     async def announce() -> None:
         while not userver.started:

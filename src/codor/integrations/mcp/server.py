@@ -34,16 +34,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ipaddress
 import json
 import signal
-import socket
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from codor.errors import InputError
+from codor.integrations.mcp import listen
 
 if TYPE_CHECKING:
     from mcp.server.context import ServerRequestContext
@@ -57,7 +56,6 @@ __all__ = ["META_KEY", "ListenAddress", "ListenAddressError", "build_server", "p
 
 #: The ``_meta`` key of every tool result: session, status, ledger indexes.
 META_KEY: Final = "codor.dev/call"
-MCP_PATH: Final = "/mcp"
 #: Seconds the calls in flight get to finish after SIGINT/SIGTERM.
 STOP_GRACE: Final = 5.0
 _INSTRUCTIONS: Final = (
@@ -74,47 +72,22 @@ class ListenAddressError(InputError):
 
 @dataclass(frozen=True, slots=True)
 class ListenAddress:
-    """Where the HTTP transport listens; ``loopback`` is false only for an explicit IP."""
+    """Where the HTTP transport listens (a loopback address, see :func:`parse_listen`)."""
 
     host: str
     port: int
-    loopback: bool
 
     def url(self, port: int | None = None) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port if port is None else port}{MCP_PATH}"
+        return listen.url(self.host, self.port if port is None else port)
 
 
 def parse_listen(text: str) -> ListenAddress:
-    """``PORT``, ``:PORT``, ``HOST:PORT`` or ``[IPV6]:PORT`` (see the module doc)."""
-    raw = text.strip()
-    if raw.startswith("["):
-        host, sep, rest = raw[1:].partition("]")
-        if not sep or not rest.startswith(":"):
-            raise ListenAddressError(f"--listen {text!r}: expected [IPV6]:PORT")
-        port_text = rest[1:]
-    elif ":" in raw:
-        host, _, port_text = raw.rpartition(":")
-    else:
-        host, port_text = "", raw
-    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
-        raise ListenAddressError(f"--listen {text!r}: the port must be a number from 0 to "
-                                 f"65535")
-    port = int(port_text)
-    if host in ("", "localhost"):
-        return ListenAddress("127.0.0.1", port, True)
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        raise ListenAddressError(
-            f"--listen {text!r}: give an IP address (127.0.0.1, ::1, or a non-loopback IP "
-            f"on purpose), not the name {host!r}: a name may resolve anywhere") from None
-    if not ip.is_loopback:
-        raise ListenAddressError(
-            f"--listen {text!r}: only loopback addresses (127.0.0.1, ::1, localhost) are "
-            f"allowed: these tools run commands and write files, and this server has no "
-            f"authentication")
-    return ListenAddress(str(ip), port, True)
+    """``PORT``, ``:PORT``, ``HOST:PORT`` or ``[IPV6]:PORT`` (see the module doc);
+    ``localhost`` listens on 127.0.0.1."""
+    host, port = listen.parse_listen(text, ListenAddressError,
+                                     "these tools run commands and write files, and this "
+                                     "server has no authentication")
+    return ListenAddress("127.0.0.1" if host == "localhost" else host, port)
 
 
 # -- the MCP server ------------------------------------------------------------------------------
@@ -216,8 +189,8 @@ def run_server(args: argparse.Namespace) -> int:
 
     from codor.integrations.mcp.toolhost import ToolHost
 
-    listen = getattr(args, "listen", None)
-    address = parse_listen(listen) if listen else None
+    where = getattr(args, "listen", None)
+    address = parse_listen(where) if where else None
     host = ToolHost.open(getattr(args, "workspace", None), policy=getattr(args, "policy", None),
                          session=getattr(args, "session", None),
                          record=not getattr(args, "no_record", False))
@@ -287,42 +260,14 @@ def _exit_after_grace(host: ToolHost) -> None:
 
 def _serve_http(server: Server[Any], host: ToolHost, address: ListenAddress) -> None:
     import uvicorn
-    from mcp.server.transport_security import TransportSecuritySettings
 
-    hosts = ["127.0.0.1", "localhost", "[::1]"]
-    if not address.loopback:
-        hosts.append(f"[{address.host}]" if ":" in address.host else address.host)
-    security = TransportSecuritySettings(
-        enable_dns_rebinding_protection=True, allowed_hosts=[f"{h}:*" for h in hosts],
-        allowed_origins=[f"http://{h}:*" for h in hosts])
-    app = server.streamable_http_app(streamable_http_path=MCP_PATH, host=address.host,
-                                     transport_security=security)
-    sock = _bind(address)
-    with sock:
-        port = sock.getsockname()[1]
-        if not address.loopback:
-            sys.stderr.write(f"codor mcp serve: WARNING: listening on {address.host}, not on "
-                             f"loopback: anyone who can reach it can call these tools (there "
-                             f"is no authentication)\n")
-        _banner(host, f"listening on {address.url(port)} (streamable HTTP)")
+    app = server.streamable_http_app(streamable_http_path=listen.MCP_PATH, host=address.host,
+                                     transport_security=listen.transport_security(address.host))
+    with listen.bind(address.host, address.port, ListenAddressError) as sock:
+        _banner(host, f"listening on {address.url(sock.getsockname()[1])} (streamable HTTP)")
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
                                 timeout_graceful_shutdown=5)
         _uvicorn(config).run(sockets=[sock])
-
-
-def _bind(address: ListenAddress) -> socket.socket:
-    family = socket.AF_INET6 if ":" in address.host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((address.host, address.port))
-        sock.listen(128)
-    except OSError as exc:
-        sock.close()
-        raise ListenAddressError(f"cannot listen on {address.host}:{address.port}: "
-                                 f"{exc.strerror or exc}") from None
-    sock.set_inheritable(True)
-    return sock
 
 
 def _uvicorn(config: Any) -> Any:

@@ -28,7 +28,7 @@ from codor.model import Agent
 if TYPE_CHECKING:
     from codor.integrations.mcp.egress import EgressHttpClient
     from codor.kernel import Kernel
-    from codor.runtime import RunReport, RunRequest, ToolResult, ToolRouter
+    from codor.runtime import ToolResult, ToolRouter
     from codor.runtime.executor import SandboxExecutor
 
 __all__ = ["DEFAULT_AGENT", "MAX_AGENTS", "ToolHost", "agent_id", "new_session_id"]
@@ -51,27 +51,6 @@ def agent_id(name: object) -> str:
         return DEFAULT_AGENT
     clean = _UNSAFE.sub("-", name.strip()).strip("-")[:128]
     return clean or DEFAULT_AGENT
-
-
-class _Runner:
-    """A :class:`SandboxExecutor` made safe for concurrent calls: it creates its state (the
-    backend choice, the egress proxy, the forwarder pool) lazily and without a lock, so its
-    first run goes alone — calls arriving meanwhile wait for it — and later runs go in
-    parallel."""
-
-    def __init__(self, executor: SandboxExecutor) -> None:
-        self.executor = executor
-        self._lock = threading.Lock()
-        self._ready = False
-
-    def __call__(self, request: RunRequest) -> RunReport:
-        if not self._ready:
-            with self._lock:
-                if not self._ready:
-                    report = self.executor(request)
-                    self._ready = True
-                    return report
-        return self.executor(request)
 
 
 class ToolHost:
@@ -139,7 +118,7 @@ class ToolHost:
         self._executors.append(executor)
         if self._client is None:
             self._client = EgressHttpClient(self.kernel, session=self.session)
-        return ToolRouter(self.kernel, self.workspace, sandbox_runner=_Runner(executor),
+        return ToolRouter(self.kernel, self.workspace, sandbox_runner=executor,
                           http_client=self._client)
 
     def call(self, name: str, arguments: Mapping[str, Any] | None, *,
