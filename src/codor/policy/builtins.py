@@ -4,14 +4,15 @@ They deny any agent write (``file.write``, ``file.delete``, ``patch.apply``, and
 targets of a ``command.exec``) to the active policy files, CODOR's state directory (ledger,
 keys, policy), and CODOR's own installation; and any read of CODOR's private keys. A
 ``tool.call`` (an MCP server's ``write_file``, a framework tool) whose path-like argument
-(``path``, ``file_path``, ``destination``... at any depth) names one of those is denied too:
-CODOR cannot know whether an arbitrary tool writes, so it assumes it may.
+(``path``, ``file_path``, ``targetPath``... at any depth) names one of those is denied too:
+CODOR cannot know whether an arbitrary tool writes, so it assumes it may. Arguments too big to
+check (more than 256 distinct paths, or nested deeper than 32 levels) are denied.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import cache
 from pathlib import Path
 
@@ -22,10 +23,15 @@ from codor.policy.guards.base import EvalContext, Finding
 __all__ = ["BuiltinProtections", "installation_root"]
 
 _WRITE_KINDS = frozenset({"file.write", "file.delete", "patch.apply"})
-#: argument names that hold paths in the tools agents use (MCP filesystem servers, SDK tools)
-_PATH_KEY = re.compile(r"(?:^|_)(?:path|paths|file|files|filename|filepath|dir|directory|"
-                       r"folder|source|destination|dest|src|target|root|cwd)$", re.IGNORECASE)
+#: argument names that hold paths in the tools agents use (MCP filesystem servers, SDK tools):
+#: one of these words, alone or as the last part of a snake_case, kebab-case or camelCase name
+#: (``file_path``, ``targetPath``), in any case
+_PATH_KEY = re.compile(r"(?:^|[_-]|(?<=[a-z0-9])(?=[A-Z]))(?i:path|paths|file|files|filename|"
+                       r"filepath|dir|directory|folder|source|destination|dest|src|target|"
+                       r"root|cwd)$")
+#: bounds of the argument walk; arguments beyond them are denied, never waved through
 _MAX_ARGUMENT_PATHS = 256
+_MAX_ARGUMENT_DEPTH = 32
 
 
 @cache
@@ -82,7 +88,12 @@ class BuiltinProtections:
         if kind in ("file.read", "file.list") and action.path is not None and self.secret_roots:
             return self._paths([action.path], "read", ctx, action.cwd)
         if kind == "tool.call" and action.arguments:
-            paths = list(_argument_paths(action.arguments))
+            paths = _argument_paths(action.arguments)
+            if paths is None:
+                return [Finding("deny", "builtin.unchecked_arguments", self.name, "high",
+                                f"the tool's arguments name more than {_MAX_ARGUMENT_PATHS} "
+                                f"paths or nest deeper than {_MAX_ARGUMENT_DEPTH} levels: "
+                                "too many to check against CODOR's own state")]
             return self._paths(paths, "write", ctx, action.cwd) if paths else []
         return ()
 
@@ -110,17 +121,24 @@ class BuiltinProtections:
         return out
 
 
-def _argument_paths(value: object, key: str = "", depth: int = 0) -> Iterator[str]:
-    """String values under path-like keys of a tool's arguments (bounded)."""
-    count = 0
-    stack: list[tuple[object, str, int]] = [(value, key, depth)]
-    while stack and count < _MAX_ARGUMENT_PATHS:
-        item, name, level = stack.pop()
+def _argument_paths(arguments: Mapping[str, object]) -> list[str] | None:
+    """The distinct non-empty strings under path-like keys of a tool's arguments, at any depth
+    (a list under such a key included); ``None`` past the walk's bounds."""
+    found: dict[str, None] = {}
+    stack: list[tuple[object, bool, int]] = [(arguments, False, 0)]
+    while stack:
+        item, path_key, level = stack.pop()
         if isinstance(item, str):
-            if name and _PATH_KEY.search(name) and item:
-                count += 1
-                yield item
-        elif level < 8 and isinstance(item, Mapping):
-            stack.extend((v, str(k), level + 1) for k, v in item.items())
-        elif level < 8 and isinstance(item, (list, tuple)):
-            stack.extend((v, name, level + 1) for v in item)
+            if path_key and item and item not in found:
+                if len(found) == _MAX_ARGUMENT_PATHS:
+                    return None
+                found[item] = None
+        elif isinstance(item, (Mapping, list, tuple)):
+            if level == _MAX_ARGUMENT_DEPTH:
+                return None
+            if isinstance(item, Mapping):
+                stack.extend((v, _PATH_KEY.search(str(k)) is not None, level + 1)
+                             for k, v in item.items())
+            else:
+                stack.extend((v, path_key, level + 1) for v in item)
+    return list(found)
