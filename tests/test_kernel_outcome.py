@@ -21,14 +21,9 @@ from codor.kernel import Kernel, evidence_form
 from codor.ledger.store import LedgerStoreError
 from codor.workspace import Workspace
 from tests.conftest import EngineFactory, act
+from tests.test_kernel import kernel_at
 
 DIGEST = "ab" * 32
-
-
-def kernel_at(tmp_path: Path, make_engine: EngineFactory) -> tuple[Kernel, Workspace]:
-    ws = Workspace(tmp_path, tmp_path / ".codor")
-    ws.init(key_name="test")
-    return Kernel(make_engine("codor:default", workspace=str(tmp_path)), ws.open_ledger()), ws
 
 
 def leaf(ws: Workspace, index: int) -> object:

@@ -13,12 +13,15 @@ evidence cannot be prepared before the session began.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import os
 import threading
 from collections.abc import Callable, Mapping
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from codor.model import Action, Agent, Decision, Reason
+from codor.model import Action, Agent, Decision, Reason, freeze, thaw
 
 if TYPE_CHECKING:
     from codor.evidence.records import Observer, SessionStart, StreamSummary
@@ -30,16 +33,19 @@ __all__ = ["Kernel", "evidence_form"]
 _DURABLE_SEVERITIES = frozenset({"high", "critical"})
 
 
+@cache
+def _redactor() -> Callable[[str], str]:
+    """The default secret scanner's ``redact``, loaded on first use (deciding without
+    recording never loads the scanner)."""
+    from codor.policy.secret_scanner import default_scanner
+
+    return default_scanner().redact
+
+
 def evidence_form(action: Action) -> Action:
     """The action as it is stored in evidence: written content is kept only as its sha256,
     capability tokens are dropped, and secrets are redacted from every other text field."""
-    import dataclasses
-    import hashlib
-
-    from codor.model import freeze, thaw
-    from codor.policy.secret_scanner import default_scanner
-
-    redact = default_scanner().redact
+    redact = _redactor()
     changes: dict[str, object] = {"token": None}
     if action.content is not None:
         changes["content"] = None
@@ -156,17 +162,17 @@ class Kernel:
         (what the decision record stores). Committed before this returns (within the group
         commit with ``group_allows``); a store fault raises — the action already ran, so the
         caller reports it rather than denying."""
-        from codor.evidence.records import OutcomeRecord, StreamSummary, action_digest
+        from codor.evidence.records import EMPTY_STREAM, OutcomeRecord, action_digest
 
         if self.ledger is None:
             return None
         start = self.session(action.session, action.agent)
-        empty = StreamSummary.of(b"")
         record = OutcomeRecord(
             start.session, start.challenge, decision_index,
             action_digest(evidence_form(action)), exit_status, started[0], ended[0],
             started[1], ended[1], self.engine.policy.sha256, observer,
-            stdout or empty, stderr or empty, products or {}, materials or {}, sandbox)
+            stdout or EMPTY_STREAM, stderr or EMPTY_STREAM, products or {}, materials or {},
+            sandbox)
         return self.ledger.append(record.to_bytes(), durable=not self.group_allows)
 
     def record_event(self, session: str | None, event: str, data: Mapping[str, Any], *,
@@ -178,13 +184,12 @@ class Kernel:
         a store fault raises."""
         from codor.evidence.events import EventRecord
         from codor.evidence.records import now_us
-        from codor.policy.secret_scanner import default_scanner
 
         if self.ledger is None:
             return None
         start = self.session(session, agent)
         wall, mono = now_us()
-        clean = _redact_tree(dict(data), default_scanner().redact)
+        clean = _redact_tree(dict(data), _redactor())
         assert isinstance(clean, dict)
         record = EventRecord(start.session, start.challenge, event, clean,
                              self.engine.policy.sha256, observer or self.observer, wall, mono,

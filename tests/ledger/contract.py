@@ -11,7 +11,8 @@ Use it by subclassing :class:`LedgerStoreContract` in a test module and defining
         def raw_sql(self, pg_dsn) -> RawSQL:             # runs SQL beside the store
             ...
 
-``factory`` is a zero-argument callable opening a new handle on the *same* log each time; it
+``factory`` is a callable opening a new handle on the *same* log each time (called with no
+arguments, or with the backend's keyword arguments: ``flush_interval`` and :attr:`WAIT_ARG`); it
 must be picklable, because the multi-process and crash tests call it in child processes
 (``python -c``, with the repository root on ``PYTHONPATH``). ``raw_sql`` runs one statement
 in its own connection and commits it, raising when the database refuses it; the tamper tests
@@ -48,7 +49,7 @@ from codor.ledger.store import (
     verify_chain,
 )
 
-StoreFactory = Callable[[], LedgerStore]
+StoreFactory = Callable[..., LedgerStore]
 RawSQL = Callable[[str], None]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -152,6 +153,10 @@ class LedgerStoreContract:
     )
     #: Statements that undo :attr:`POISON`.
     CURE: tuple[str, ...] = ("DROP TRIGGER poison",)
+    #: The factory's keyword argument bounding how long a handle waits for another writer's
+    #: lock (seconds), and what the error says when that runs out.
+    WAIT_ARG = "busy_timeout"
+    BUSY = "locked"
 
     @pytest.fixture
     def factory(self) -> StoreFactory:
@@ -244,6 +249,20 @@ class LedgerStoreContract:
             verify_chain(again.entries(0, 5))
         finally:
             again.close()
+
+    def test_busy_writer_gives_a_clear_error(self, factory: StoreFactory) -> None:
+        holder = factory(flush_interval=60)
+        waiter = factory(**{self.WAIT_ARG: 0.05})
+        try:
+            holder.append([b"held"])  # holds the write lock until it commits
+            with pytest.raises(LedgerStoreError, match=self.BUSY):
+                waiter.append([b"blocked"], durable=True)
+            holder.flush()
+            assert waiter.append([b"next"], durable=True) == [1]
+            verify_chain(waiter.entries(0, 2))
+        finally:
+            holder.close()
+            waiter.close()
 
     # -- group commit: pending entries, failed writes, commit listeners ---------------------
     def test_pending_entries_are_counted_and_readable(self, factory: StoreFactory,

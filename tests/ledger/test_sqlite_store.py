@@ -114,21 +114,6 @@ def test_batch_size_one_commits_every_append(path: Path) -> None:
         assert committed(path) == 1
 
 
-def test_busy_writer_gives_a_clear_error(path: Path) -> None:
-    holder = SQLiteStore(path, flush_interval=60)
-    waiter = SQLiteStore(path, busy_timeout=0.05)
-    try:
-        holder.append([b"held"])  # holds the write lock until it commits
-        with pytest.raises(LedgerStoreError, match="locked"):
-            waiter.append([b"blocked"], durable=True)
-        holder.flush()
-        assert waiter.append([b"next"], durable=True) == [1]
-        verify_chain(waiter.entries(0, 2))
-    finally:
-        holder.close()
-        waiter.close()
-
-
 def test_garbage_collected_store_commits(path: Path) -> None:
     store = SQLiteStore(path, flush_interval=60)
     store.append([b"pending"])

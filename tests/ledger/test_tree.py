@@ -43,6 +43,16 @@ def open_ledger(path: Path, keys: KeyStore) -> Ledger:
                   verifiers=keys.verifiers())
 
 
+def signed_ledger(path: Path, keys: KeyStore, n: int) -> str:
+    """Write a ledger of ``n`` leaves with a checkpoint over them and close it; the note."""
+    ledger = open_ledger(path, keys)
+    try:
+        ledger.append_many(leaves(n))
+        return ledger.checkpoint()
+    finally:
+        ledger.close()
+
+
 def test_compact_nodes_match_the_merkle_module() -> None:
     tree = MerkleTree(leaf_hash(x) for x in leaves(77))
     for size in range(78):
@@ -169,10 +179,7 @@ def tamper_node(path: Path, level: int, idx: int) -> None:
 def test_stored_nodes_that_do_not_fold_to_the_signed_root_are_not_trusted(
         tmp_path: Path, keys: KeyStore) -> None:
     path = tmp_path / "ledger.db"
-    ledger = open_ledger(path, keys)
-    ledger.append_many(leaves(100))
-    note = ledger.checkpoint()
-    ledger.close()
+    note = signed_ledger(path, keys, 100)
     level, idx = compact_nodes(100)[0]  # (6, 0): the first 64 leaves
     tamper_node(path, level, idx)
     ledger = open_ledger(path, keys)
@@ -192,10 +199,7 @@ def test_stored_nodes_that_do_not_fold_to_the_signed_root_are_not_trusted(
 def test_a_tampered_inner_node_gives_a_proof_that_does_not_verify(
         tmp_path: Path, keys: KeyStore) -> None:
     path = tmp_path / "ledger.db"
-    ledger = open_ledger(path, keys)
-    ledger.append_many(leaves(100))
-    ledger.checkpoint()
-    ledger.close()
+    signed_ledger(path, keys, 100)
     tamper_node(path, 2, 1)  # leaves 4..7: inside the compact range's first subtree
     ledger = open_ledger(path, keys)
     try:
@@ -209,10 +213,7 @@ def test_a_tampered_inner_node_gives_a_proof_that_does_not_verify(
 
 def test_root_and_proofs_verify_with_the_rfc_verifiers(tmp_path: Path, keys: KeyStore) -> None:
     path = tmp_path / "ledger.db"
-    ledger = open_ledger(path, keys)
-    ledger.append_many(leaves(21))
-    ledger.checkpoint()
-    ledger.close()
+    signed_ledger(path, keys, 21)
     ledger = open_ledger(path, keys)
     try:
         ledger.append_many(leaves(9, 21))

@@ -68,10 +68,10 @@ from codor.evidence.fields import (
 from codor.model import Action, Agent, Decision, FrozenMap
 
 __all__ = [
-    "EXCERPT_MAX_BYTES", "MAX_SAFE_INT", "OBSERVERS", "RECORD_VERSION", "ApprovalRecord",
-    "DecisionRecord", "EventRecord", "Observer", "OutcomeRecord", "Record", "SessionStart",
-    "StreamSummary", "action_digest", "check_binding", "now_us", "record_from_bytes",
-    "record_from_json",
+    "EMPTY_STREAM", "EXCERPT_MAX_BYTES", "MAX_SAFE_INT", "OBSERVERS", "RECORD_VERSION",
+    "ApprovalRecord", "DecisionRecord", "EventRecord", "Observer", "OutcomeRecord", "Record",
+    "SessionStart", "StreamSummary", "action_digest", "check_binding", "now_us",
+    "record_from_bytes", "record_from_json",
 ]
 
 EXCERPT_MAX_BYTES: Final = 2048
@@ -206,7 +206,8 @@ class StreamSummary:
         return cls(d["sha256"], d["size"], d["excerpt"], d["truncated"])
 
 
-_EMPTY_STREAM = StreamSummary(hashlib.sha256(b"").hexdigest(), 0, "", False)
+#: ``StreamSummary.of(b"")``: a stream that produced nothing.
+EMPTY_STREAM: Final = StreamSummary(hashlib.sha256(b"").hexdigest(), 0, "", False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,8 +232,8 @@ class OutcomeRecord(RecordBase):
     ended_mono_us: int
     policy: str
     observer: Observer
-    stdout: StreamSummary = _EMPTY_STREAM
-    stderr: StreamSummary = _EMPTY_STREAM
+    stdout: StreamSummary = EMPTY_STREAM
+    stderr: StreamSummary = EMPTY_STREAM
     products: Mapping[str, str] = field(default_factory=FrozenMap)
     materials: Mapping[str, str] = field(default_factory=FrozenMap)
     sandbox: str | None = None

@@ -179,11 +179,8 @@ class Ledger:
         if latest is None or latest[0] == 0:
             return StoredTree(self.store)
         size, note = latest
-        try:
-            cp, _names = open_checkpoint(note, self.verifiers)
-        except Exception:
-            return StoredTree(self.store)
-        if cp.origin != self.origin or cp.size != size or size > self.store.size():
+        cp = self._open(note)
+        if isinstance(cp, str) or cp.size != size or size > self.store.size():
             return StoredTree(self.store)
         edge: list[bytes] = []
         for level, idx in compact_nodes(size):
@@ -246,11 +243,8 @@ class Ledger:
 
     def check_proof(self, proof: InclusionProof) -> bool:
         """Verify a proof with the public keys only."""
-        try:
-            cp, _names = open_checkpoint(proof.checkpoint, self.verifiers)
-        except Exception:
-            return False
-        if cp.origin != self.origin or cp.size != proof.size:
+        cp = self._open(proof.checkpoint)
+        if isinstance(cp, str) or cp.size != proof.size:
             return False
         if proof.leaf is not None and leaf_hash(proof.leaf) != proof.leaf_hash:
             return False
@@ -285,7 +279,7 @@ class Ledger:
         return report
 
     def _verify(self, size: int, rows: RowSource, progress: Progress | None) -> VerifyReport:
-        checkpoints = self._checkpoint_sizes(size)
+        checkpoints = self._checkpoint_notes()
         sha256 = hashlib.sha256
         stack: list[bytes] = []  # compact range: roots of the perfect subtrees so far
         count = 0
@@ -367,30 +361,30 @@ class Ledger:
                 return index
         return start
 
-    def _checkpoint_sizes(self, size: int) -> dict[int, str]:
+    def _checkpoint_notes(self) -> dict[int, str]:
+        """Every stored checkpoint: size → note."""
         out: dict[int, str] = {}
-        latest = self.store.latest_checkpoint()
-        if latest is None:
-            return out
-        for candidate in self._stored_checkpoint_sizes(latest[0]):
-            note = self.store.checkpoint(candidate)
+        for size in self.store.checkpoint_sizes():
+            note = self.store.checkpoint(size)
             if note is not None:
-                out[candidate] = note
+                out[size] = note
         return out
 
-    def _stored_checkpoint_sizes(self, latest: int) -> list[int]:
-        lister = getattr(self.store, "checkpoint_sizes", None)
-        if callable(lister):
-            return list(lister())
-        return [latest]
-
-    def _check_checkpoint(self, note: str, size: int, root: bytes) -> str | None:
+    def _open(self, note: str) -> Checkpoint | str:
+        """The checkpoint of signed ``note`` when one of the verifiers signed it for this
+        log, else what is wrong with it (to follow "the checkpoint")."""
         try:
             cp, _names = open_checkpoint(note, self.verifiers)
         except Exception as exc:
-            return f"checkpoint at size {size} does not verify: {exc}"
+            return f"does not verify: {exc}"
         if cp.origin != self.origin:
-            return f"checkpoint at size {size} names another log ({cp.origin!r})"
+            return f"is of another log ({cp.origin!r})"
+        return cp
+
+    def _check_checkpoint(self, note: str, size: int, root: bytes) -> str | None:
+        cp = self._open(note)
+        if isinstance(cp, str):
+            return f"checkpoint at size {size} {cp}"
         if cp.size != size or cp.root != root:
             return f"checkpoint at size {size} does not match the entries"
         return None
@@ -416,12 +410,9 @@ class Ledger:
         ``note`` (same origin, a prefix with the same root), else what is wrong. The root is
         recomputed from the entries' leaf hashes; ``recompute=False`` takes it from the
         tree (whose nodes below its base come from the store)."""
-        try:
-            cp, _names = open_checkpoint(note, self.verifiers)
-        except Exception as exc:
-            return f"the checkpoint does not verify: {exc}"
-        if cp.origin != self.origin:
-            return f"the checkpoint is of another log ({cp.origin!r})"
+        cp = self._open(note)
+        if isinstance(cp, str):
+            return f"the checkpoint {cp}"
         size = self.sync()
         if cp.size > size:
             return f"the checkpoint covers {cp.size} entries but the log has {size} (truncated)"

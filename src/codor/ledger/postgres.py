@@ -293,6 +293,7 @@ class PostgresStore(GroupCommitStore):
 
     _kind = "PostgresStore"
     _db_error = psycopg.Error
+    _refusal = pg_errors.IntegrityError
     _hide_cause = True
 
     def __init__(self, dsn: str, *, schema: str = "codor_ledger", batch_size: int = 100,
@@ -428,8 +429,7 @@ class PostgresStore(GroupCommitStore):
         super()._check()
         conn: psycopg.Connection[Any] | None = self._state["conn"]
         if conn is None or conn.closed:  # lost (server restart, network): pending is gone
-            lost = f"; uncommitted entries {self._first}..{self._next - 1} were rolled back" \
-                if self._txn and self._next > self._first else ""
+            lost = self._lost() if self._txn else ""
             self._txn = False
             self._batch.reset()
             self._state["conn"] = None
@@ -486,34 +486,18 @@ class PostgresStore(GroupCommitStore):
     def _read_range(self, sql: str, start: int, end: int) -> list[Any]:
         return self._read(sql, (start, end)) if end > start else []
 
-    def _write(self, what: str, query: str, args: tuple[Any, ...]) -> int:
-        """Run one write statement: inside the open transaction (under a savepoint, so a
-        refusal does not abort the pending appends), or in its own one."""
-        own = not self._txn
-        if own:
-            self._begin()
+    def _execute(self, sql: str, args: Any, own: bool) -> int:
         conn = self._conn
-        try:
-            if own:
-                count = conn.execute(query, args, binary=True).rowcount
-            else:
-                conn.execute("SAVEPOINT codor_write")
-                try:
-                    count = conn.execute(query, args, binary=True).rowcount
-                except pg_errors.IntegrityError:
-                    conn.execute("ROLLBACK TO SAVEPOINT codor_write")
-                    raise
-                conn.execute("RELEASE SAVEPOINT codor_write")
-        except pg_errors.IntegrityError as exc:  # a trigger refused it: undone
-            if own:
-                self._rollback()
-            raise LedgerStoreError(f"ledger {self.where}: {what} refused: "
-                                   f"{self._scrub(exc)}") from None
-        except psycopg.Error as exc:
-            raise self._failed(what, exc) from None
         if own:
-            self._commit()
-        return count
+            return int(conn.execute(sql, args, binary=True).rowcount)
+        conn.execute("SAVEPOINT codor_write")  # a refusal must not abort the pending appends
+        try:
+            count = conn.execute(sql, args, binary=True).rowcount
+        except pg_errors.IntegrityError:
+            conn.execute("ROLLBACK TO SAVEPOINT codor_write")
+            raise
+        conn.execute("RELEASE SAVEPOINT codor_write")
+        return int(count)
 
     def _insert_nodes(self, rows: list[tuple[int, int, bytes]]) -> None:
         levels, idxs, hashes = [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]

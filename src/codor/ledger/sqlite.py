@@ -42,7 +42,6 @@ import os
 import sqlite3
 import threading
 import weakref
-from collections.abc import Iterable
 from typing import Any, Final, Literal
 from urllib.parse import quote
 
@@ -165,6 +164,7 @@ class SQLiteStore(GroupCommitStore):
 
     _kind = "SQLiteStore"
     _db_error = sqlite3.Error
+    _refusal = sqlite3.IntegrityError
 
     def __init__(self, path: str | os.PathLike[str], *, batch_size: int = 100,
                  flush_interval: float = 0.5, busy_timeout: float = 30.0,
@@ -291,22 +291,9 @@ class SQLiteStore(GroupCommitStore):
                 bodies: list[tuple[int, bytes]]) -> None:
         _write_batch(self._cur, entries, bodies)
 
-    def _write(self, what: str, sql: str, rows: Iterable[tuple[Any, ...]]) -> int:
-        """Run one write statement: inside the open transaction, or in its own one."""
-        own = not self._txn
-        if own:
-            self._begin()
-        try:
-            count = self._conn.executemany(sql, rows).rowcount
-        except sqlite3.IntegrityError as exc:  # a trigger refused it: the statement undone
-            if own:
-                self._rollback()
-            raise LedgerStoreError(f"ledger {self.path!r}: {what} refused: {exc}") from exc
-        except sqlite3.Error as exc:
-            raise self._failed(what, exc) from exc
-        if own:
-            self._commit()
-        return count
+    def _execute(self, sql: str, args: Any, own: bool) -> int:
+        # a trigger's RAISE(ABORT) undoes its statement only: no savepoint needed
+        return int(self._conn.executemany(sql, args).rowcount)
 
     def _insert_nodes(self, rows: list[tuple[int, int, bytes]]) -> None:
         self._write("put_nodes", "INSERT INTO nodes VALUES (?, ?, ?)", rows)

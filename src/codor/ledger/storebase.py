@@ -88,13 +88,16 @@ class GroupCommitStore(ABC):
     (:meth:`_read`), its writes (:meth:`_insert` of a batch's rows, :meth:`_insert_nodes`,
     :meth:`_insert_checkpoint`, :meth:`_delete_bodies`) and the statements that begin
     (:meth:`_begin`, ending in :meth:`_opened`), commit (:meth:`_end`) and roll back
-    (:meth:`_rollback`) a write transaction. Callers of the ``_`` methods hold ``self._lock``.
+    (:meth:`_rollback`) a write transaction, and how one write statement runs
+    (:meth:`_execute`). Callers of the ``_`` methods hold ``self._lock``.
     """
 
     #: The class name in the error raised after ``fork()``.
     _kind: ClassVar[str]
     #: The driver's error class: a failure of the database, not of the caller.
     _db_error: ClassVar[type[Exception]]
+    #: The driver's error for a statement the database refused (a trigger, a constraint).
+    _refusal: ClassVar[type[Exception]]
     #: Whether errors hide the driver's exception (``from None``: it may quote secrets).
     _hide_cause: ClassVar[bool] = False
 
@@ -152,16 +155,23 @@ class GroupCommitStore(ABC):
         bodies (a batch's rows, in index order)."""
 
     @abstractmethod
+    def _execute(self, sql: str, args: Any, own: bool) -> int:
+        """Run one write statement and return its row count, for :meth:`_write`; ``own``:
+        in a transaction of its own, else inside the open one, where a refusal (the driver's
+        integrity error) must undo the statement only."""
+
+    @abstractmethod
     def _insert_nodes(self, rows: list[tuple[int, int, bytes]]) -> None:
-        """Insert checked ``(level, idx, hash)`` Merkle nodes."""
+        """Insert checked ``(level, idx, hash)`` Merkle nodes (with :meth:`_write`)."""
 
     @abstractmethod
     def _insert_checkpoint(self, size: int, note: str, ts: float) -> None:
-        """Insert a checkpoint row."""
+        """Insert a checkpoint row (with :meth:`_write`)."""
 
     @abstractmethod
     def _delete_bodies(self, before_ts: float) -> int:
-        """Delete the bodies of entries appended before ``before_ts``; count them."""
+        """Delete the bodies of entries appended before ``before_ts``; count them (with
+        :meth:`_write`)."""
 
     def _connected(self) -> bool:
         """Whether :meth:`close` can commit (there is a connection to commit on)."""
@@ -239,13 +249,38 @@ class GroupCommitStore(ABC):
         """A statement failed inside the write transaction: roll it all back. The message
         names the entries lost below ``acked`` (default: all of them): those appended by
         earlier calls, which had returned their indexes."""
-        end = self._next if acked is None else acked
-        lost = f"; uncommitted entries {self._first}..{end - 1} were rolled back" \
-            if end > self._first else ""
+        lost = self._lost(acked)
         self._rollback()
         self._batch.reset()
         return LedgerStoreError(f"ledger {self._label()}: {what} failed: "
                                 f"{self._scrub(exc)}{lost}")
+
+    def _lost(self, acked: int | None = None) -> str:
+        """What a rollback of the open transaction loses, for an error message: the entries
+        below ``acked`` (default: all of them), or nothing."""
+        end = self._next if acked is None else acked
+        return f"; uncommitted entries {self._first}..{end - 1} were rolled back" \
+            if end > self._first else ""
+
+    def _write(self, what: str, sql: str, args: Any) -> int:
+        """Run one write statement (:meth:`_execute`): inside the open transaction, or in a
+        transaction of its own, committed. A refusal undoes the statement and raises; any
+        other failure rolls the whole transaction back (:meth:`_failed`)."""
+        own = not self._txn
+        if own:
+            self._begin()
+        try:
+            count = self._execute(sql, args, own)
+        except self._refusal as exc:
+            if own:
+                self._rollback()
+            raise LedgerStoreError(f"ledger {self._label()}: {what} refused: "
+                                   f"{self._scrub(exc)}") from self._cause(exc)
+        except self._db_error as exc:
+            raise self._failed(what, exc) from self._cause(exc)
+        if own:
+            self._commit()
+        return count
 
     def _range(self, start: int, end: int) -> None:
         size = self.size()
@@ -294,24 +329,16 @@ class GroupCommitStore(ABC):
             sha256 = hashlib.sha256
             first = idx = self._next
             prev = self._prev
-            batch = self._batch
-            if len(data) == 1:
-                leaf = data[0]  # leaf hash inlined: codor.ledger.merkle.leaf_hash
-                lh = sha256(b"\x00" + leaf).digest()
+            rows, bodies = [], []
+            for leaf in data:
+                lh = sha256(b"\x00" + leaf).digest()  # inlined codor.ledger.merkle.leaf_hash
                 prev = sha256(prev + lh).digest()
-                batch.entries.append((idx, lh, prev, ts))
-                batch.bodies.append((idx, leaf))
+                rows.append((idx, lh, prev, ts))
+                bodies.append((idx, leaf))
                 idx += 1
-            else:
-                rows, bodies = [], []
-                for leaf in data:
-                    lh = sha256(b"\x00" + leaf).digest()
-                    prev = sha256(prev + lh).digest()
-                    rows.append((idx, lh, prev, ts))
-                    bodies.append((idx, leaf))
-                    idx += 1
-                batch.entries += rows
-                batch.bodies += bodies
+            batch = self._batch  # the rows join the batch whole, or not at all
+            batch.entries += rows
+            batch.bodies += bodies
             self._next, self._prev = idx, prev
             if durable or not self._group or idx - self._first >= self._batch_size:
                 self._commit(acked=first)
