@@ -9,6 +9,18 @@ from typing import Any
 
 __all__ = ["canonical_json", "canonical_sha256"]
 
+#: what ``json.dumps(text, ensure_ascii=False)`` runs for a string, without its per-call set-up
+#: (the ledger canonicalises every string of every record it appends)
+_string = json.encoder.encode_basestring
+
+
+def _first(item: tuple[str, Any]) -> str:
+    return item[0]
+
+
+def _first_utf16(item: tuple[str, Any]) -> bytes:
+    return item[0].encode("utf-16-be")
+
 
 def _number(value: float) -> str:
     if math.isnan(value) or math.isinf(value):
@@ -29,18 +41,24 @@ def _encode(value: Any, out: list[str]) -> None:
     if value is None or value is True or value is False:
         out.append("null" if value is None else "true" if value else "false")
     elif isinstance(value, str):
-        out.append(json.dumps(value, ensure_ascii=False))
+        out.append(_string(value))
     elif isinstance(value, int):
         out.append(str(value))
     elif isinstance(value, float):
         out.append(_number(value))
     elif isinstance(value, Mapping):
         out.append("{")
-        items = sorted(value.items(), key=lambda kv: str(kv[0]).encode("utf-16-be"))
+        # RFC 8785 orders keys by their UTF-16 code units; for ASCII keys (nearly all of them)
+        # that is plain string order, which needs no encoding per key
+        items = [(str(k), v) for k, v in value.items()]
+        if all(k.isascii() for k, _ in items):
+            items.sort(key=_first)
+        else:
+            items.sort(key=_first_utf16)
         for i, (k, v) in enumerate(items):
             if i:
                 out.append(",")
-            out.append(json.dumps(str(k), ensure_ascii=False))
+            out.append(_string(k))
             out.append(":")
             _encode(v, out)
         out.append("}")
