@@ -10,11 +10,11 @@ do not.
 
 ``CODOR_HOOK_SERVER=0`` turns the warm path off. The socket lives in a private directory
 (``$XDG_RUNTIME_DIR/codor`` or ``/tmp/codor-<uid>``, mode 0700, owned by this user — anything
-else and the warm path is not used), named after the workspace state directory, the Python
-executable and CODOR's version, so a server never answers for another workspace or another
-install. Wire format: a 4-byte big-endian length, then JSON, each way; the event and the
-answer travel as the exact bytes (UTF-8, other bytes as surrogate escapes), so the server
-refuses what the in-process hook refuses.
+else and the warm path is not used), named after the workspace state directory and CODOR's
+install (environment, package location, version), so a server never answers for another
+workspace or another install. Wire format: a 4-byte big-endian length, then JSON, each way;
+the event and the answer travel as the exact bytes (UTF-8, other bytes as surrogate escapes),
+so the server refuses what the in-process hook refuses.
 """
 
 from __future__ import annotations
@@ -59,12 +59,15 @@ def socket_path(home: str) -> str | None:
     """The socket of the hook server for the state directory ``home`` (absolute)."""
     import hashlib
 
-    from codor import __version__
+    import codor
 
     directory = runtime_dir()
     if directory is None:
         return None
-    key = f"{PROTOCOL}\0{__version__}\0{sys.executable}\0{home}".encode()
+    # the install (environment and package location), not the interpreter's name: `python`
+    # and `python3` of one virtual environment must find the same server
+    install = f"{sys.prefix}\0{os.path.dirname(codor.__file__)}\0{codor.__version__}"
+    key = f"{PROTOCOL}\0{install}\0{home}".encode()
     path = os.path.join(directory, f"hook-{hashlib.sha256(key).hexdigest()[:24]}.sock")
     # a path no socket can bind: no warm path (else every hook would start a server in vain)
     return path if len(os.fsencode(path)) <= _MAX_SOCKET_PATH else None
