@@ -7,7 +7,9 @@ REQUIRED=(
   "pg_ctlcluster postgresql"  # PostgreSQL server for the ledger store tests (initdb, pg_ctl)
   "bwrap bubblewrap"          # the default sandbox backend (codor run, shell.exec, test.run)
   "nsenter util-linux"        # joins the sandbox's network namespace for the egress forwarder
-  "npm npm"                   # installs the real MCP servers the gateway tests run (Node.js)
+  "npm npm"                   # installs the real MCP servers and test runners (Node.js)
+  "go golang-go"              # `go test` output for the claim verifier's runner tests
+  "cargo cargo"               # `cargo test` output for the claim verifier's runner tests
 )
 missing=()
 for entry in "${REQUIRED[@]}"; do

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from codor.canonical import canonical_json
 from codor.evidence.records import (
+    EXCERPT_HEAD_BYTES,
     EXCERPT_MAX_BYTES,
     MAX_SAFE_INT,
     OBSERVERS,
@@ -130,13 +131,28 @@ def test_excerpt_is_bounded_and_says_truncated() -> None:
     summary = StreamSummary.of(data)
     assert summary.truncated and summary.size == 6000
     assert len(summary.excerpt.encode()) <= EXCERPT_MAX_BYTES
-    assert summary.excerpt == "é" * (EXCERPT_MAX_BYTES // 2)  # cut on a character boundary
+    head, marker, tail = summary.excerpt.split("\n")  # cut on character boundaries
+    assert head == "é" * (EXCERPT_HEAD_BYTES // 2) and set(tail) == {"é"}
+    assert marker == "\u2026[6000 bytes, middle omitted]\u2026"
+    assert len(summary.excerpt.encode()) >= EXCERPT_MAX_BYTES - 1
     exact = StreamSummary.of(b"x" * EXCERPT_MAX_BYTES)
     assert not exact.truncated and exact.excerpt == "x" * EXCERPT_MAX_BYTES
 
 
+def test_long_stream_keeps_its_end_where_runners_print_summaries() -> None:
+    data = b"".join(b"tests/test_%04d.py::test_it PASSED\n" % i for i in range(500))
+    summary = StreamSummary.of(data + b"===== 500 passed in 1.23s =====\n")
+    assert summary.truncated and summary.excerpt.startswith("tests/test_0000.py")
+    assert summary.excerpt.endswith("===== 500 passed in 1.23s =====\n")
+    huge = StreamSummary.of(b"x" * 200_000 + b"\nFAILED (failures=2)\n")
+    assert huge.excerpt.startswith("xxx") and huge.excerpt.endswith("FAILED (failures=2)\n")
+    assert len(huge.excerpt.encode()) <= EXCERPT_MAX_BYTES
+
+
 def test_secret_at_the_cut_is_never_half_shown() -> None:
-    for offset in range(EXCERPT_MAX_BYTES - 40, EXCERPT_MAX_BYTES + 1, 7):
+    cuts = [*range(EXCERPT_HEAD_BYTES - 40, EXCERPT_HEAD_BYTES + 1, 7),
+            *range(EXCERPT_MAX_BYTES - 40, EXCERPT_MAX_BYTES + 1, 7)]
+    for offset in cuts:
         summary = StreamSummary.of(b"a" * offset + b" " + GITHUB_TOKEN.encode() + b" tail")
         assert "ghp_aB3d" not in summary.excerpt, offset
 

@@ -190,6 +190,28 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--session", default=None, help="session id (default: a new one)")
         p.add_argument("--no-record", action="store_true", help="do not record in the ledger")
 
+    claims = sub.add_parser("claims", help="verify an agent's report against the evidence")
+    csub = claims.add_subparsers(dest="claims_command", parser_class=_Parser, required=True)
+    cv = csub.add_parser(
+        "verify", help="check each claim of a report against the session's ledger evidence",
+        description="Extracts the claims of the agent's report (free text, or claims JSON), "
+        "checks each against what the session's ledger shows and the workspace holds, runs "
+        "the fabrication detectors, and records the verification. Exits 1 when the report "
+        "fails (a claim contradicted, a finding at or above claims.fail_on, or in strict mode "
+        "an unsupported claim).")
+    _add_policy_args(cv)
+    cv.add_argument("--session", "-s", required=True, help="the session id")
+    cv.add_argument("--report", "-r", default=None, metavar="FILE",
+                    help="the agent's report: a text/Markdown file, claims JSON, or - for "
+                         "stdin (default: the session's recorded final message)")
+    cv.add_argument("--json", action="store_true", help="print the result as JSON")
+    cv.add_argument("--html", metavar="OUT", default=None,
+                    help="also write the result as a self-contained HTML page")
+    cv.add_argument("--no-record", action="store_true",
+                    help="do not record the verification in the ledger")
+    csub.add_parser("patterns", help="list the fabrication patterns and their severities")
+    csub.add_parser("schema", help="print the JSON Schema of structured claims")
+
     imp = psub.add_parser("import", help="translate another engine's policy into CODOR's")
     imp.add_argument("source_format", choices=("clawdstrike",))
     imp.add_argument("file", help="the policy file (or 'ruleset:<name>' for a bundled one)")
@@ -238,6 +260,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from codor.cli.mcp import run_mcp
 
             return run_mcp(args)
+        if args.command == "claims":
+            from codor.cli.claims import run_claims
+
+            return run_claims(args)
         if args.command in ("init", "keys", "ledger"):
             from codor.cli.ledger import run_ledger
 

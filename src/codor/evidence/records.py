@@ -68,13 +68,16 @@ from codor.evidence.fields import (
 from codor.model import Action, Agent, Decision, FrozenMap
 
 __all__ = [
-    "EMPTY_STREAM", "EXCERPT_MAX_BYTES", "MAX_SAFE_INT", "OBSERVERS", "RECORD_VERSION",
+    "EMPTY_STREAM", "EXCERPT_HEAD_BYTES", "EXCERPT_MAX_BYTES", "MAX_SAFE_INT", "OBSERVERS",
+    "RECORD_VERSION",
     "ApprovalRecord", "DecisionRecord", "EventRecord", "Observer", "OutcomeRecord", "Record",
     "SessionStart", "StreamSummary", "action_digest", "check_binding", "now_us",
     "record_from_bytes", "record_from_json",
 ]
 
 EXCERPT_MAX_BYTES: Final = 2048
+#: How much of the start of a long stream its excerpt keeps (the rest is kept from the end).
+EXCERPT_HEAD_BYTES: Final = 1024
 #: How much of a stream is redacted before the excerpt is cut (secrets are found whole).
 _REDACT_WINDOW: Final = 64 * 1024
 
@@ -179,22 +182,36 @@ class StreamSummary:
     def of(cls, data: bytes) -> StreamSummary:
         """Summarise raw stream bytes: decode (invalid UTF-8 → U+FFFD), redact credentials
         with :func:`default_scanner().redact <codor.policy.secret_scanner.default_scanner>`,
-        then cut to :data:`EXCERPT_MAX_BYTES` on a character boundary.
+        then keep at most :data:`EXCERPT_MAX_BYTES`: all of it when it fits, else the first
+        :data:`EXCERPT_HEAD_BYTES`, a marker line ``…[N bytes, middle omitted]…`` and the end
+        (where test runners print their summaries), cut on character boundaries.
 
-        Redaction runs before the cut so a secret is never half-shown. Only the first 64 KiB
-        are redacted; if redaction shrinks that so much that the cut could reach its end (a
-        partial secret), the excerpt is ``[REDACTED]`` instead.
+        Redaction runs before the cut so a secret is never half-shown. Only the first and the
+        last 64 KiB are redacted; if redaction shrinks such a window so much that the cut could
+        reach its far edge (a partial secret), that part of the excerpt is ``[REDACTED]``.
         """
         from codor.policy.secret_scanner import default_scanner
 
-        window = data[:_REDACT_WINDOW].decode("utf-8", errors="replace").replace("\x00", "\ufffd")
-        redacted = default_scanner().redact(window)
-        cut = redacted.encode("utf-8")[:EXCERPT_MAX_BYTES].decode("utf-8", errors="ignore")
+        redact = default_scanner().redact
+
+        def clean(raw: bytes) -> str:
+            return redact(raw.decode("utf-8", errors="replace").replace("\x00", "\ufffd"))
+
         partial = len(data) > _REDACT_WINDOW
-        if partial and len(redacted) < 4 * EXCERPT_MAX_BYTES:
-            cut = "[REDACTED]"
-        truncated = partial or len(cut) < len(redacted)
-        return cls(hashlib.sha256(data).hexdigest(), len(data), cut, truncated)
+        head_text = clean(data[:_REDACT_WINDOW])
+        encoded = head_text.encode("utf-8")
+        if not partial and len(encoded) <= EXCERPT_MAX_BYTES:
+            return cls(hashlib.sha256(data).hexdigest(), len(data), head_text, False)
+        tail_text = clean(data[-_REDACT_WINDOW:]) if partial else head_text
+        if partial and len(head_text) < 4 * EXCERPT_MAX_BYTES:
+            head_text = "[REDACTED]"
+        if partial and len(tail_text) < 4 * EXCERPT_MAX_BYTES:
+            tail_text = "[REDACTED]"
+        head = head_text.encode("utf-8")[:EXCERPT_HEAD_BYTES].decode("utf-8", errors="ignore")
+        marker = f"\n\u2026[{len(data)} bytes, middle omitted]\u2026\n"
+        room = EXCERPT_MAX_BYTES - len(head.encode("utf-8")) - len(marker.encode("utf-8"))
+        tail = tail_text.encode("utf-8")[-room:].decode("utf-8", errors="ignore")
+        return cls(hashlib.sha256(data).hexdigest(), len(data), head + marker + tail, True)
 
     def to_json(self) -> dict[str, Any]:
         return {"sha256": self.sha256, "size": self.size, "excerpt": self.excerpt,

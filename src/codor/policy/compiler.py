@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from codor.canonical import canonical_sha256
 from codor.errors import PolicySchemaError
 from codor.model import ACTION_KINDS, Action
+from codor.policy.claims_section import ClaimsSettings, parse_claims_section
 from codor.policy.guards.base import CompileContext, EvalContext, Finding, Guard
 from codor.policy.loader import PolicyDocument
 from codor.policy.rules import CompiledRule, compile_rule, expand_kinds
@@ -61,6 +62,7 @@ class CompiledPolicy:
     document: PolicyDocument
     warnings: list[str] = field(default_factory=list)
     sandbox: SandboxSettings = field(default_factory=SandboxSettings)  # ``sandbox:`` section
+    claims: ClaimsSettings = field(default_factory=ClaimsSettings)     # ``claims:`` section
 
     def close(self) -> None:
         if self.extensions is not None:
@@ -88,6 +90,7 @@ def compile_policy(doc: PolicyDocument, *, workspace: str, home: str,
     )
     default_ext_timeout = sset.integer("extension_timeout_ms", 1000, minimum=1)
     sandbox = parse_sandbox_section(Section(doc.sandbox, "sandbox", warnings))
+    claims = parse_claims_section(Section(doc.claims, "claims", warnings))
     cc = CompileContext(workspace=workspace, home=home,
                         case_insensitive=settings.case_insensitive_paths, warnings=warnings)
 
@@ -147,4 +150,5 @@ def compile_policy(doc: PolicyDocument, *, workspace: str, home: str,
         document=doc,
         warnings=warnings,
         sandbox=sandbox,
+        claims=claims,
     )

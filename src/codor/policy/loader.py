@@ -31,7 +31,7 @@ __all__ = [
 BUILTIN_RULESETS = ("default", "coding-assistant", "strict", "ci", "permissive")
 MAX_EXTENDS_DEPTH = 16
 TOP_KEYS = ("version", "name", "description", "extends", "variables", "rules", "disable_rules",
-            "guards", "extensions", "settings", "sandbox", "tests")
+            "guards", "extensions", "settings", "sandbox", "claims", "tests")
 _VAR = re.compile(r"\$(\$?)\{([^}]*)\}")
 _VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -52,6 +52,7 @@ class PolicyDocument:
     warnings: list[str] = field(default_factory=list)
     overrides: list[str] = field(default_factory=list)  # rule X overrides Y (PolicyWarning)
     sandbox: LocDict = field(default_factory=LocDict)   # the merged ``sandbox:`` section
+    claims: LocDict = field(default_factory=LocDict)    # the merged ``claims:`` section
 
     def to_json(self) -> dict[str, Any]:
         """The merged policy as plain JSON (``codor policy show`` prints it; the hash covers it)."""
@@ -65,6 +66,8 @@ class PolicyDocument:
         })
         if self.sandbox:  # absent: the hash of a policy without the section is unchanged
             body["sandbox"] = thaw(self.sandbox)
+        if self.claims:
+            body["claims"] = thaw(self.claims)
         return body
 
 
@@ -206,6 +209,7 @@ def load_policy(
     extensions: dict[str, LocDict] = {}
     settings = LocDict(source=top_ident)
     sandbox = LocDict(source=top_ident)
+    claims = LocDict(source=top_ident)
     for ident, data in chain:
         doc = Section(data, "", warnings)
         for rule in doc.sections("rules"):
@@ -241,6 +245,9 @@ def load_policy(
         sbox = doc.section("sandbox")
         if sbox.keys():
             sandbox = _merge(sandbox, sbox.raw_mapping())
+        csec = doc.section("claims")
+        if csec.keys():
+            claims = _merge(claims, csec.raw_mapping())
 
     tests_sec = Section(top, "", warnings)
     tests = [_expand_tree(t.raw_mapping(), variables, env) for t in tests_sec.sections("tests")]
@@ -262,6 +269,7 @@ def load_policy(
         warnings=warnings,
         overrides=overrides,
         sandbox=_expand_tree(sandbox, variables, env),
+        claims=_expand_tree(claims, variables, env),
     )
 
 

@@ -80,8 +80,10 @@ def test_an_injected_prompt_is_denied(workspace: Path, hook: HookRunner) -> None
 
 def test_after_agent_records_the_response_as_the_final_report(workspace: Path,
                                                               hook: HookRunner) -> None:
-    assert answer(hook("gemini", event(workspace, "AfterAgent"))) == {}
-    report = records(workspace)[-1]
+    # "Fixed tests/test_app.py; 12 passed." with nothing of it in the session: denied
+    reply = answer(hook("gemini", event(workspace, "AfterAgent")))
+    assert reply["decision"] == "deny" and "tests/test_app.py does not exist" in reply["reason"]
+    report = records(workspace)[-2]
     assert report["event"] == "agent.final_report" and report["observer"] == "gemini-harness"
     assert report["data"]["sha256"] == hashlib.sha256(
         b"Fixed tests/test_app.py; 12 passed.").hexdigest()

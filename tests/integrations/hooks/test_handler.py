@@ -1,9 +1,10 @@
 """The handler in process: fails closed on every error, records as the harness on a shared
 kernel, bounds and redacts the final report, finds it in transcripts, and leaves the claims
-seam answering nothing."""
+claims verification of a stop."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -182,10 +183,32 @@ def test_no_assistant_message_after_the_last_prompt_is_none(tmp_path: Path) -> N
     assert last_assistant_message(None) is None
 
 
-def test_the_claims_seam_answers_nothing_yet(ws: Path, kernel: Kernel) -> None:
-    assert handler.verify_stop(stop_event("done"), kernel) is None
+def test_a_stop_that_cannot_be_verified_blocks_once_then_escalates(
+        ws: Path, kernel: Kernel, monkeypatch: pytest.MonkeyPatch) -> None:
+    import codor.claims.evidence
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(codor.claims.evidence, "load_session", broken)
+    first = handler.verify_stop(stop_event("All tests pass."), kernel)
+    assert first is not None and first.decision == "block"
+    assert "could not verify your report (RuntimeError: disk on fire)" in (first.reason or "")
+    again = handler.verify_stop(dataclasses.replace(stop_event("All tests pass."),
+                                                    stop_hook_active=True), kernel)
+    assert again is not None and again.decision == "none"
+    assert "escalated for review" in (again.message or "")
+
+
+def test_a_report_with_nothing_to_check_lets_the_agent_stop(ws: Path, kernel: Kernel) -> None:
+    assert handler.verify_stop(stop_event(""), kernel) is None
     result = handle("claude-code", payload(ws, "claude_code", "Stop"), lambda: kernel)
-    assert result == HookResult(b"", "", 0)
+    assert json.loads(result.stdout)["decision"] == "block"  # "all 12 tests pass", no run
+    plain = handle("claude-code", json.dumps({
+        "session_id": "s2", "hook_event_name": "Stop", "cwd": str(ws),
+        "last_assistant_message": "Here is a summary of the module's design."}).encode(),
+        lambda: kernel)
+    assert plain == HookResult(b"", "", 0)
 
 
 @pytest.mark.parametrize(("agent", "name", "expected"), [
@@ -221,6 +244,9 @@ def post(response: Any, error: str | None = None) -> HookEvent:
     ({"output": "x", "exit_code": 3}, None, (b"x", b"", 3)),
     ({"output": "x", "exitCode": True}, None, (b"x", b"", None)),
     ("plain", "failed", (b"plain", b"failed", None)),
+    (None, "Exit code 2\nE   assert 1 == 2", (b"", b"Exit code 2\nE   assert 1 == 2", 2)),
+    (None, "Error: Exit code 127", (b"", b"Error: Exit code 127", 127)),
+    (None, "no Exit code 3 here", (b"", b"no Exit code 3 here", None)),
     (None, None, (b"", b"", None)),
     ({"filePath": "/a"}, None, (b'{"filePath": "/a"}', b"", None)),
 ])

@@ -1,5 +1,5 @@
 """EnforcedAgent: pre-checks of declared actions, guarded tools during the run, the run's record
-and the (honestly unverified) claims seam afterwards."""
+and the claims verification of its report afterwards."""
 
 from __future__ import annotations
 
@@ -47,7 +47,9 @@ def test_a_run_records_its_start_its_calls_and_its_finish(space: Space) -> None:
     assert [(e.label, e.status) for e in record.entries] == [
         ("workflow.task.start task-1", None), ("tool.call write_note", "ok"),
         ("tool.call shell_exec", "denied"), ("tool.call explode", "failed")]
-    assert result.claims.status == "unverified"
+    # report.md came from a custom tool (no file write to observe) in a workspace without git
+    assert result.claims.status == "passed" and result.claims.result is not None
+    assert [r.verdict for r in result.claims.result.claims] == ["unsupported"]
     assert result.claims.report == "I wrote report.md"
     decisions = space.decisions("s-agent")
     assert [d.action.kind for d in decisions] == [
@@ -137,11 +139,15 @@ def test_a_pre_guarded_tool_keeps_its_own_mapping(space: Space) -> None:
         "workflow.task.start", "file.write", "workflow.task.finish"]
 
 
-def test_claims_are_never_reported_as_verified(space: Space) -> None:
+def test_a_report_is_verified_against_the_session(space: Space) -> None:
     with Guard() as guard:
-        check = EnforcedAgent(guard).validate_claims("I ran all the tests; they passed")
-    assert check.status == "unverified"
-    assert "not implemented" in check.reason
+        agent = EnforcedAgent(guard)
+        result = agent.run("task-claims", lambda tools: "All tests pass.")
+        assert result.claims.status == "failed" and result.claims.result is not None
+        assert [r.verdict for r in result.claims.result.claims] == ["unsupported"]
+        assert "no test run was observed" in result.claims.result.claims[0].reason
+        assert agent.validate_claims(None).status == "unverified"
+        assert agent.validate_claims("  ").reason == "the run returned no report text to verify"
 
 
 def test_an_unknown_tool_names_the_known_ones(space: Space) -> None:

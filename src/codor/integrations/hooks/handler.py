@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
@@ -92,13 +93,58 @@ def _refused(line: str) -> HookResult:
 
 
 def verify_stop(event: HookEvent, kernel: Kernel) -> HookAnswer | None:
-    """The claims seam: given a stop event (``last_assistant_message`` filled in, the report
-    already recorded), answer ``block`` with the contradicted claims as the reason to send the
-    agent back to work, or ``None`` for no opinion. ``event.stop_hook_active`` says the agent
-    is already continuing because of an earlier block: a verifier must not block again unless
-    a contradiction remains (the agents cap repeated blocks). For now: no opinion."""
-    del event, kernel
-    return None
+    """Claims verification of the agent's final message (the policy's ``claims.stop``).
+
+    The report passes: no opinion. It fails: ``block`` with a short, actionable reason, so the
+    agent goes back to work — until the session has been blocked ``claims.stop.max_blocks``
+    times; then the stop goes ahead, the failure is escalated to a person (a
+    ``claims.escalation`` event the approvals queue reads) and the user sees why. A
+    verification that cannot run blocks once (fail closed) and escalates when the agent is
+    already continuing after a block (``stop_hook_active``), so it never loops. Every
+    verification is recorded (``claims.verification``)."""
+    settings = kernel.engine.policy.claims
+    if not settings.stop_enabled or kernel.ledger is None:
+        return None
+    message, _ = final_message(event)
+    if message is None or not message.strip():
+        return None
+    from codor.claims.evidence import load_session
+    from codor.claims.verification import record, verify_evidence
+
+    try:
+        ev = load_session(kernel.ledger, event.session_id)
+        blocks = sum(1 for _, name, data, _ in ev.events
+                     if name == "claims.verification" and data.get("stop") == "block")
+        report = verify_evidence(ev, message, workspace=event.cwd or
+                                 kernel.engine.policy.workspace, settings=settings)
+    except Exception as exc:  # fail closed, but never loop
+        text = exc.one_line() if isinstance(exc, CodorError) else \
+            f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
+        escalate = event.stop_hook_active
+        kernel.record_event(event.session_id, "claims.error",
+                            {"error": text, "stop": "escalate" if escalate else "block"},
+                            observer="codor-engine", agent=_agent(event))
+        if escalate:
+            return HookAnswer(message=f"CODOR could not verify the agent's report ({text}); "
+                                      "escalated for review.")
+        return HookAnswer("block", f"CODOR could not verify your report ({text}). State "
+                                   "only what you ran and what it showed, then stop again.")
+    if report.passed:
+        record(kernel, report, stop="none")
+        return None
+    from codor.claims.render import block_reason, summary_line
+
+    if blocks >= settings.max_blocks:
+        recorded = record(kernel, report, stop="escalate")
+        kernel.record_event(event.session_id, "claims.escalation",
+                            {"verification": recorded.recorded_at, "blocks": blocks,
+                             "summary": summary_line(report)[:300]},
+                            observer="codor-engine", agent=_agent(event))
+        return HookAnswer(message=f"CODOR: the agent's report failed verification "
+                                  f"{blocks + 1} times and was escalated for review: "
+                                  f"{summary_line(report)}")
+    record(kernel, report, stop="block")
+    return HookAnswer("block", block_reason(report))
 
 
 # -- dispatch -------------------------------------------------------------------------------------
@@ -196,6 +242,8 @@ def _prompt(kernel: Kernel, event: HookEvent) -> HookAnswer:
 # -- outcomes -------------------------------------------------------------------------------------
 _STDOUT_KEYS: Final = ("stdout", "output", "llmContent", "aggregated_output", "content")
 _EXIT_KEYS: Final = ("exit_code", "exitCode", "returncode", "exit_status", "exitStatus")
+#: Claude Code's PostToolUseFailure ``error`` for a command that exited non-zero
+_EXIT_LINE: Final = re.compile(r"(?:Error: )?Exit code (-?\d+)\b")
 
 
 def _as_bytes(value: Any) -> bytes:
@@ -216,7 +264,7 @@ def streams(event: HookEvent) -> tuple[bytes, bytes, int | None]:
     """stdout, stderr and the exit status the harness reported for a finished tool call:
     ``stdout``/``stderr`` (Claude Code's Bash), ``output``, Gemini's ``llmContent`` and
     ``error``, else the whole response as stdout; the status only from an explicit integer
-    field (Claude Code's Bash reports none)."""
+    field (Claude Code's Bash reports none) or a failure's ``Exit code N`` line."""
     response = event.tool_response
     err = event.tool_error.encode("utf-8", "surrogatepass") if event.tool_error else b""
     status: int | None = None
@@ -236,6 +284,10 @@ def streams(event: HookEvent) -> tuple[bytes, bytes, int | None]:
                 break
     else:
         out = _as_bytes(response)
+    if status is None and event.tool_error:
+        found = _EXIT_LINE.match(event.tool_error)
+        if found is not None and len(found[1]) < 16:
+            status = int(found[1])
     return out, err, status
 
 
@@ -335,11 +387,17 @@ def final_report_data(event: HookEvent, message: str | None, source: str) -> dic
     return data
 
 
+def final_message(event: HookEvent) -> tuple[str | None, str]:
+    """The agent's final message and where it came from (``event``, ``transcript``,
+    ``missing``)."""
+    if event.last_assistant_message is not None:
+        return event.last_assistant_message, "event"
+    message = last_assistant_message(event.transcript_path)
+    return message, "transcript" if message is not None else "missing"
+
+
 def _record_report(kernel: Kernel, adapter: Adapter, event: HookEvent) -> None:
-    message, source = event.last_assistant_message, "event"
-    if message is None:
-        message = last_assistant_message(event.transcript_path)
-        source = "transcript" if message is not None else "missing"
+    message, source = final_message(event)
     kernel.record_event(event.session_id, "agent.final_report",
                         final_report_data(event, message, source),
                         observer=adapter.observer, agent=_agent(event))

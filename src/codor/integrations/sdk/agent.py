@@ -8,8 +8,8 @@
   decided, run and recorded; a refused call raises in the runner, which may handle it.
 - **After** — ``workflow.task.finish`` is recorded with the status and the counts, and the
   result carries the run's record (:class:`RunRecord`: decisions allowed / denied / asked,
-  calls ok / failed, ledger indexes) and the claims seam (:meth:`EnforcedAgent.validate_claims`)
-  which today answers ``unverified`` — nothing is checked yet.
+  calls ok / failed, ledger indexes) and, when the runner returns report text, its claims
+  verification (:meth:`EnforcedAgent.validate_claims`, :mod:`codor.claims`).
 
 ::
 
@@ -23,18 +23,20 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, Literal, TypeVar
 
 from codor.integrations.sdk.decorator import guarded, is_guarded
 from codor.integrations.sdk.guard import Guard
 from codor.integrations.sdk.results import CallEntry, CallLog
 from codor.model import Action
 
+if TYPE_CHECKING:
+    from codor.claims import Report
+
 __all__ = ["ClaimsCheck", "EnforcedAgent", "RunRecord", "Task", "TaskResult", "Tools"]
 
 R = TypeVar("R")
-_CLAIMS_PENDING: Final = ("claims verification is not implemented in CODOR yet: nothing in "
-                          "the report was checked against the ledger")
+_NOT_CHECKED: Final = "the report was not checked"
 
 
 @dataclass(frozen=True)
@@ -72,12 +74,14 @@ class RunRecord:
 
 @dataclass(frozen=True)
 class ClaimsCheck:
-    """The answer of the claims seam. ``status`` is ``unverified`` until CODOR's claims
-    verifier exists: the SDK does not pretend to have checked anything."""
+    """The claims verification of a run's report: ``passed`` or ``failed`` (``result`` holds
+    the full :class:`~codor.claims.Report`), or ``unverified`` when nothing could be checked
+    (no report text, no ledger) — the SDK never pretends to have checked anything."""
 
-    status: Literal["unverified"]
+    status: Literal["passed", "failed", "unverified"]
     reason: str
     report: str | None = None
+    result: Report | None = None
 
 
 @dataclass(frozen=True)
@@ -88,7 +92,7 @@ class TaskResult(Generic[R]):
     value: R
     record: RunRecord
     claims: ClaimsCheck = field(default_factory=lambda: ClaimsCheck("unverified",
-                                                                    _CLAIMS_PENDING))
+                                                                    _NOT_CHECKED))
 
 
 class Tools(Mapping[str, Callable[..., Any]]):
@@ -163,10 +167,31 @@ class EnforcedAgent:
         return TaskResult(task, value, record, self.validate_claims(_report(value), record))
 
     def validate_claims(self, report: str | None, record: RunRecord | None = None) -> ClaimsCheck:
-        """The seam for checking what the agent *says* it did (``report``) against what CODOR
-        recorded for the session. CODOR's claims verifier does not exist yet, so this returns
-        ``status="unverified"`` and checks nothing; it never answers "verified"."""
-        return ClaimsCheck("unverified", _CLAIMS_PENDING, report)
+        """Check what the agent *says* it did (``report``: free text or claims JSON) against
+        what CODOR recorded for the session and the workspace holds, under the policy's
+        ``claims:`` section; the verification is recorded in the ledger."""
+        del record
+        if report is None or not report.strip():
+            return ClaimsCheck("unverified", "the run returned no report text to verify",
+                               report)
+        kernel = self.guard.kernel
+        if kernel.ledger is None:
+            return ClaimsCheck("unverified", "no ledger records this session (run `codor "
+                               "init`): there is no evidence to check the report against",
+                               report)
+        from codor.claims import ClaimsError, verify
+        from codor.claims import record as record_verification
+        from codor.claims.render import summary_line
+
+        try:
+            result = verify(kernel.ledger, self.guard.session, report,
+                            workspace=kernel.engine.policy.workspace,
+                            settings=kernel.engine.policy.claims)
+        except ClaimsError as exc:
+            return ClaimsCheck("unverified", exc.one_line(), report)
+        result = record_verification(kernel, result)
+        return ClaimsCheck("passed" if result.passed else "failed", summary_line(result),
+                           report, result)
 
     # -- internals ----------------------------------------------------------------------------
     def _before(self, task: Task, log: CallLog) -> None:
