@@ -1,5 +1,5 @@
 """The handler in process: fails closed on every error, records as the harness on a shared
-kernel, bounds and redacts the final report, finds it in transcripts, and leaves the claims
+kernel, bounds and redacts the final report, finds it in transcripts, and runs the
 claims verification of a stop."""
 
 from __future__ import annotations
