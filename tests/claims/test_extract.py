@@ -853,3 +853,11 @@ def test_guards_are_keys_every_match_contains() -> None:
                 hits += 1
                 assert any(k in m.group() for k in keys), (pattern.pattern[:60], m.group())
     assert hits > 100
+
+
+def test_a_file_only_mentioned_after_the_created_file_is_not_claimed_modified() -> None:
+    text = "Created docs/api.md documenting the three endpoints in api/routes.py."
+    assert [(c.kind, c.paths) for c in extract(text)] == [("file.created", ("docs/api.md",))]
+    fixed = "Fixed the bug in parser.py and util.py."
+    assert [(c.kind, c.paths) for c in extract(fixed)] == [
+        ("file.modified", ("parser.py", "util.py"))]

@@ -70,7 +70,8 @@ class Context:
         ctx = cls(ev, view, settings, claims=list(claims or ()))
         for run in ev.runs:
             found = tuple(invocations(run.command or None, run.argv))
-            hint = next((i.tool for i in found), None)
+            # one check: its format; several (``mypy . && pytest``): read every summary
+            hint = found[0].tool if len({i.tool for i in found}) == 1 else None
             summary = parse_output(run.output, hint) if run.output else None
             printed = not found and prints_only(run.command or None, run.argv)
             script = None
