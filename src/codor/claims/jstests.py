@@ -14,7 +14,6 @@ calls and ``.should``. Skips are ``.skip``/``.todo``/``x``-prefixed calls and ``
 from __future__ import annotations
 
 import bisect
-import difflib
 import functools
 import posixpath
 import re
@@ -26,7 +25,7 @@ from typing import Final
 from codor.claims.change import Change
 from codor.claims.finding import Finding
 from codor.claims.pathkinds import is_test_path
-from codor.claims.patterns import pattern
+from codor.claims.testpairs import finding, new_lines, pair
 
 __all__ = ["detect"]
 
@@ -63,7 +62,6 @@ _RS_FN: Final = re.compile(r"((?:#!?\[[^\]]*\]\s*)+)(?:pub(?:\([^)]*\))?\s+)?(?:
                            r"(?:async\s+)?(?:unsafe\s+)?fn\s+(\w+)")
 _RS_TEST: Final = re.compile(r"#\[\s*(?:[\w:]+::)?(?:test|rstest|test_case)\b")
 _RS_ASSERT: Final = re.compile(r"\b(?:debug_)?assert\w*!|should_panic")
-_RENAME_RATIO: Final = 0.7
 _BRACKETS: Final = re.compile(r"[(){}]")
 _OPENER: Final = {")": "(", "}": "{"}
 _EXPECT: Final = re.compile(r"\bexpect\s*\(")
@@ -318,71 +316,27 @@ def _analyse(path: str, text: str | None) -> _File | None:
         return None
 
 
-def _match(before: list[_Block], after: list[_Block]) -> Iterator[tuple[_Block | None,
-                                                                       _Block | None]]:
+def _match(before: list[_Block],
+           after: list[_Block]) -> Iterator[tuple[_Block | None, _Block | None]]:
     """Pairs (before, after): same file and name, then moved, then renamed; None unmatched."""
     keys: tuple[Callable[[_Block], object], ...] = (
         lambda b: (b.path, b.key), lambda b: b.key, lambda b: b.key.rsplit(" > ", 1)[-1],
         lambda b: b.body)
-    left, right = dict(enumerate(before)), dict(enumerate(after))
-    for key in keys:
-        index: dict[object, list[int]] = {}
-        for j, a in right.items():
-            index.setdefault(key(a), []).append(j)
-        for i, b in list(left.items()):
-            found = index.get(key(b))
-            if found:
-                j = found.pop(0)
-                del left[i]
-                yield b, right.pop(j)
-    rest_b, rest_a = list(left.values()), list(right.values())
-    used_b: set[int] = set()
-    used_a: set[int] = set()
-    if len(rest_b) * len(rest_a) <= 400:
-        scored = []
-        for i, b in enumerate(rest_b):
-            for j, a in enumerate(rest_a):
-                matcher = difflib.SequenceMatcher(None, b.source, a.source, autojunk=False)
-                if matcher.quick_ratio() >= _RENAME_RATIO:
-                    scored.append((matcher.ratio(), i, j))
-        for ratio, i, j in sorted(scored, reverse=True):
-            if ratio >= _RENAME_RATIO and i not in used_b and j not in used_a:
-                used_b.add(i)
-                used_a.add(j)
-                yield rest_b[i], rest_a[j]
-    yield from ((b, None) for i, b in enumerate(rest_b) if i not in used_b)
-    yield from ((None, a) for j, a in enumerate(rest_a) if j not in used_a)
-
-
-def _new(after: list[tuple[int, str]], before: list[tuple[int, str]]) -> list[tuple[int, str]]:
-    if len(after) <= len(before):
-        return []
-    seen = Counter(text for _, text in before)
-    fresh = []
-    for line, text in after:
-        if seen[text] > 0:
-            seen[text] -= 1
-        else:
-            fresh.append((line, text))
-    return fresh[:len(after) - len(before)]
-
-
-def _finding(pattern_id: str, message: str, path: str, line: int | None) -> Finding:
-    return Finding(pattern_id, pattern(pattern_id).severity, message, path=path, line=line)
+    return pair(before, after, keys)
 
 
 def _compare(b: _Block | None, a: _Block) -> Iterator[Finding]:
-    trivial = _new(a.trivial, b.trivial if b else [])
+    trivial = new_lines(a.trivial, b.trivial if b else [])
     if trivial:
-        yield _finding("tests.trivial_assertion",
+        yield finding("tests.trivial_assertion",
                        f"{a.where}: assertion that cannot fail: {trivial[0][1]}", a.path,
                        trivial[0][0])
     if b is not None and a.asserts < b.asserts:
         n = b.asserts - a.asserts
-        yield _finding("tests.assertion_removed", f"{a.where}: {n} assertion{'s' * (n > 1)} "
+        yield finding("tests.assertion_removed", f"{a.where}: {n} assertion{'s' * (n > 1)} "
                        f"removed ({b.asserts} → {a.asserts})", a.path, a.line)
     elif a.asserts == 0 and not a.todo and (b is None or a.body != b.body):
-        yield _finding("tests.no_assertion", f"{a.where}: {'new' if b is None else 'changed'}"
+        yield finding("tests.no_assertion", f"{a.where}: {'new' if b is None else 'changed'}"
                        " test has no assertion", a.path, a.line)
     for key, values in a.expected.items() if b is not None else ():
         old = Counter(v for v, _ in b.expected.get(key, [])) if b else Counter()
@@ -391,7 +345,7 @@ def _compare(b: _Block | None, a: _Block) -> Iterator[Finding]:
         for value, line in values:
             if extra[value] > 0 and gone:
                 extra[value] -= 1
-                yield _finding("tests.expected_changed", f"{a.where}: expected value changed "
+                yield finding("tests.expected_changed", f"{a.where}: expected value changed "
                                f"{gone.pop(0)} → {value} ({key})", a.path,
                                line)
 
@@ -415,9 +369,9 @@ def detect(changes: Sequence[Change]) -> list[Finding]:
         after += new.blocks.values()
         for pid in ("tests.skip_added", "tests.only_added"):
             marks = [(line, text) for p, line, text in new.marks if p == pid]
-            for line, text in _new(marks, [(ln, t) for p, ln, t in old.marks if p == pid]):
+            for line, text in new_lines(marks, [(ln, t) for p, ln, t in old.marks if p == pid]):
                 what = "skip added" if pid == "tests.skip_added" else ".only added"
-                findings.append(_finding(pid, f"{change.path}:{line}: {what} ({text})",
+                findings.append(finding(pid, f"{change.path}:{line}: {what} ({text})",
                                          change.path, line))
     pairs = list(_match(before, after))
     for b, a in pairs:
@@ -430,10 +384,10 @@ def detect(changes: Sequence[Change]) -> list[Finding]:
     for path, blocks in lost.items():
         if path in gone_files:
             names = ", ".join(b.key for b in blocks[:5]) + (", ..." if len(blocks) > 5 else "")
-            findings.append(_finding("tests.deleted", f"{path}: test file deleted with "
+            findings.append(finding("tests.deleted", f"{path}: test file deleted with "
                                      f"{len(blocks)} test{'s' * (len(blocks) > 1)} ({names})",
                                      path, blocks[0].line))
         else:
-            findings += [_finding("tests.deleted", f"{b.where}: test deleted", path, b.line)
+            findings += [finding("tests.deleted", f"{b.where}: test deleted", path, b.line)
                          for b in blocks]
     return findings

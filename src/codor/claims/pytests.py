@@ -17,7 +17,6 @@ not parse on either side, or is over 1 MB, is skipped.
 from __future__ import annotations
 
 import ast
-import difflib
 import re
 import warnings
 from collections import Counter
@@ -28,7 +27,7 @@ from typing import Final
 from codor.claims.change import Change
 from codor.claims.finding import Finding
 from codor.claims.pathkinds import is_test_path
-from codor.claims.patterns import pattern
+from codor.claims.testpairs import finding, new_lines, pair
 
 __all__ = ["detect"]
 
@@ -40,7 +39,6 @@ _ASSERT_CALLS: Final = frozenset({"raises", "warns", "deprecated_call", "fail"})
 _EQUAL_CALLS: Final = frozenset({"assertEqual", "assertEquals", "assertIs",
                                  "assertAlmostEqual", "assertNotEqual"})
 _CHECKERS: Final = ("check_", "verify_", "expect_", "ensure_")
-_RENAME_RATIO: Final = 0.7
 FuncNode = ast.FunctionDef | ast.AsyncFunctionDef
 
 
@@ -303,81 +301,36 @@ def _collect(path: str, body: list[ast.stmt], prefix: str, helpers: frozenset[st
             _collect(path, node.body, f"{prefix}{node.name}.", helpers, module, src)
 
 
-def _match(before: list[_Test], after: list[_Test]) -> Iterator[tuple[_Test | None,
-                                                                      _Test | None]]:
+def _match(before: list[_Test],
+           after: list[_Test]) -> Iterator[tuple[_Test | None, _Test | None]]:
     """Pairs (before, after): same file and name, then moved, then renamed; None unmatched."""
     keys: tuple[Callable[[_Test], object], ...] = (
         lambda t: (t.path, t.qualname), lambda t: t.qualname,
         lambda t: t.qualname.rsplit(".", 1)[-1], lambda t: t.body)
-    left, right = dict(enumerate(before)), dict(enumerate(after))
-    for key in keys:
-        index: dict[object, list[int]] = {}
-        for j, a in right.items():
-            index.setdefault(key(a), []).append(j)
-        for i, b in list(left.items()):
-            found = index.get(key(b))
-            if found:
-                j = found.pop(0)
-                del left[i]
-                yield b, right.pop(j)
-    rest_b, rest_a = list(left.values()), list(right.values())
-    used_b: set[int] = set()
-    used_a: set[int] = set()
-    if len(rest_b) * len(rest_a) <= 400:
-        scored = []
-        for i, b in enumerate(rest_b):
-            for j, a in enumerate(rest_a):
-                matcher = difflib.SequenceMatcher(None, b.source, a.source, autojunk=False)
-                if matcher.quick_ratio() >= _RENAME_RATIO:
-                    scored.append((matcher.ratio(), i, j))
-        for ratio, i, j in sorted(scored, reverse=True):
-            if ratio >= _RENAME_RATIO and i not in used_b and j not in used_a:
-                used_b.add(i)
-                used_a.add(j)
-                yield rest_b[i], rest_a[j]
-    yield from ((b, None) for i, b in enumerate(rest_b) if i not in used_b)
-    yield from ((None, a) for j, a in enumerate(rest_a) if j not in used_a)
-
-
-def _new(after: list[tuple[int, str]], before: list[tuple[int, str]]) -> list[tuple[int, str]]:
-    """Entries of ``after`` beyond those of ``before`` (matched by text, then by count)."""
-    if len(after) <= len(before):
-        return []
-    seen = Counter(text for _, text in before)
-    fresh = []
-    for line, text in after:
-        if seen[text] > 0:
-            seen[text] -= 1
-        else:
-            fresh.append((line, text))
-    return fresh[:len(after) - len(before)]
-
-
-def _finding(pattern_id: str, message: str, path: str, line: int | None) -> Finding:
-    return Finding(pattern_id, pattern(pattern_id).severity, message, path=path, line=line)
+    return pair(before, after, keys)
 
 
 def _compare(b: _Test | None, a: _Test) -> Iterator[Finding]:
-    for line, text in _new(a.skips, b.skips if b else []):
-        yield _finding("tests.skip_added", f"{a.where}: skip added ({text})", a.path, line)
+    for line, text in new_lines(a.skips, b.skips if b else []):
+        yield finding("tests.skip_added", f"{a.where}: skip added ({text})", a.path, line)
     if b is not None and not b.empty and a.empty:
         lost = f" ({b.asserts} assertions removed)" if b.asserts else ""
-        yield _finding("tests.trivial_assertion", f"{a.where}: test body reduced to pass{lost}",
+        yield finding("tests.trivial_assertion", f"{a.where}: test body reduced to pass{lost}",
                        a.path, a.line)
         return
-    trivial = _new(a.trivial, b.trivial if b else [])
+    trivial = new_lines(a.trivial, b.trivial if b else [])
     if trivial:
-        yield _finding("tests.trivial_assertion",
+        yield finding("tests.trivial_assertion",
                        f"{a.where}: assertion that cannot fail: {trivial[0][1]}", a.path,
                        trivial[0][0])
     if b is not None and a.asserts < b.asserts:
         n = b.asserts - a.asserts
-        yield _finding("tests.assertion_removed",
+        yield finding("tests.assertion_removed",
                        f"{a.where}: {n} assertion{'s' * (n > 1)} removed "
                        f"({b.asserts} → {a.asserts})", a.path, a.line)
     elif a.asserts == 0 and not a.checks and (b is None or a.body != b.body):
         state = "new" if b is None else "changed"
-        yield _finding("tests.no_assertion", f"{a.where}: {state} test has no assertion",
+        yield finding("tests.no_assertion", f"{a.where}: {state} test has no assertion",
                        a.path, a.line)
     if b is not None:
         yield from _expected_changed(b, a)
@@ -391,7 +344,7 @@ def _expected_changed(b: _Test, a: _Test) -> Iterator[Finding]:
         for value, line, text in values:
             if extra[value] > 0 and gone:
                 extra[value] -= 1
-                yield _finding("tests.expected_changed",
+                yield finding("tests.expected_changed",
                                f"{a.where}: expected value changed {_short(gone.pop(0))} → "
                                f"{_short(value)} ({text})", a.path, line)
 
@@ -410,11 +363,11 @@ def _deleted(tests: list[_Test], gone_files: dict[str, int]) -> Iterator[Finding
             total = gone_files[path]
             what = f"with {total} test{'s' * (total > 1)}" if len(lost) == total else (
                 f"and {len(lost)} of its {total} tests are nowhere else")
-            yield _finding("tests.deleted", f"{path}: test file deleted {what} ({names})", path,
+            yield finding("tests.deleted", f"{path}: test file deleted {what} ({names})", path,
                            lost[0].line)
         else:
             for t in lost:
-                yield _finding("tests.deleted", f"{t.where}: test deleted", path, t.line)
+                yield finding("tests.deleted", f"{t.where}: test deleted", path, t.line)
 
 
 def detect(changes: Sequence[Change]) -> list[Finding]:
@@ -437,8 +390,8 @@ def detect(changes: Sequence[Change]) -> list[Finding]:
         after += new.tests.values()
         for scope, skips in new.skips.items():
             label = f"{change.path}::{scope.replace('.', '::')}" if scope else change.path
-            for line, text in _new(skips, old.skips.get(scope, [])):
-                findings.append(_finding("tests.skip_added", f"{label}: skip added ({text})",
+            for line, text in new_lines(skips, old.skips.get(scope, [])):
+                findings.append(finding("tests.skip_added", f"{label}: skip added ({text})",
                                          change.path, line))
     pairs = list(_match(before, after))
     for b, a in pairs:
