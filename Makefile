@@ -23,11 +23,13 @@ run: install
 system-deps:
 	./scripts/install-system-deps.sh
 
-## Real third-party MCP servers for the gateway tests (pinned in tests/npm/package-lock.json)
+## Real third-party MCP servers for the gateway tests and the JS test runners the claims tests
+## run (pinned in tests/npm/package-lock.json). `npm install` honours the lock; `npm ci` refuses
+## this lock (npm reports optional platform bindings of jest's resolver as missing).
 npm-deps: tests/npm/node_modules/.installed
 
 tests/npm/node_modules/.installed: tests/npm/package.json tests/npm/package-lock.json
-	cd tests/npm && npm ci --no-audit --no-fund --loglevel=error
+	cd tests/npm && npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
 lint: install
@@ -49,6 +51,7 @@ bench: install
 	$(PY) benchmarks/ledger.py
 	$(PY) benchmarks/hooks.py
 	$(PY) benchmarks/gateway.py
+	$(PY) benchmarks/claims.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
