@@ -73,3 +73,26 @@ def test_a_leaf_edited_in_the_database_is_refused(session: Session) -> None:
         db.close()
     with pytest.raises(ClaimsError, match=f"entry {index + 1} does not match its leaf hash"):
         load_session(session.kernel.ledger, session.id)
+
+
+def test_the_action_digest_read_off_the_leaf_equals_the_canonical_one(session: Session) -> None:
+    import json
+
+    from codor.canonical import canonical_sha256
+    from codor.claims.evidence import _action_digest
+
+    tricky = Action.create("tool.call", tool="t", session=session.id, arguments={
+        "challenge": "x", "nested": {"decision": {}, "text": '},"challenge":"'}})
+    session.kernel.decide(tricky)
+    session.run("echo ok")
+    assert session.kernel.ledger is not None
+    store = session.kernel.ledger.store
+    store.flush()
+    checked = 0
+    for entry in store.entries(0, store.size()):
+        assert entry.leaf is not None
+        rec = json.loads(entry.leaf)
+        if rec["type"] == "decision":
+            assert _action_digest(entry.leaf, rec["challenge"]) == canonical_sha256(rec["action"])
+            checked += 1
+    assert checked == 2

@@ -68,12 +68,24 @@ class Context:
         from codor.claims.runners import invocations, parse_output, prints_only
 
         ctx = cls(ev, view, settings, claims=list(claims or ()))
+        # sessions repeat themselves (git status, the same test command): analyse each
+        # distinct command line and each distinct output once
+        commands: dict[tuple[str, tuple[str, ...] | None], tuple[Invocation, ...]] = {}
+        outputs: dict[tuple[str, str | None], RunSummary | None] = {}
         for run in ev.runs:
-            found = tuple(invocations(run.command or None, run.argv))
+            key = (run.command, run.argv)
+            found = commands.get(key)
+            if found is None:
+                found = commands[key] = tuple(invocations(run.command or None, run.argv))
             # one check: its format; several (``mypy . && pytest``): read every summary
             hint = found[0].tool if len({i.tool for i in found}) == 1 else None
-            summary = parse_output(run.output, hint) if run.output else None
-            printed = not found and prints_only(run.command or None, run.argv)
+            summary = None
+            if run.output:
+                if (run.output, hint) not in outputs:
+                    outputs[run.output, hint] = parse_output(run.output, hint)
+                summary = outputs[run.output, hint]
+            printed = not found and summary is not None and \
+                prints_only(run.command or None, run.argv)
             script = None
             if not found and not printed and summary is not None:
                 found, printed, script = ctx._script(run)

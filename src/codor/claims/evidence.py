@@ -33,9 +33,10 @@ class ClaimsError(CodorError):
     code = "E_CLAIMS"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Run:
-    """A command the session asked to run: its decision and (when it ran) its outcome."""
+    """A command the session asked to run: its decision and (when it ran) its outcome.
+    (Not frozen: the loader fills the outcome in place; nothing hashes or signs it.)"""
 
     index: int                  # the decision record
     command: str                # shell text (``argv`` joined with shell quoting)
@@ -63,7 +64,7 @@ class Run:
         return (self.index,) if self.outcome is None else (self.index, self.outcome)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Write:
     """A file write or delete the session asked for (``file.write``, ``patch.apply``,
     ``file.delete``), with the digest of the content written when it is known."""
@@ -90,7 +91,7 @@ class ToolUse:
     wall_us: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Entry:
     """Any entry of the session: index, type, wall time (for order checks), and for outcomes
     the start/end wall times."""
@@ -136,7 +137,23 @@ class _Pending:
 
     index: int
     action: dict[str, Any]
+    leaf: bytes
+    challenge: str
     digest: str | None = None
+
+
+def _action_digest(leaf: bytes, challenge: str) -> str | None:
+    """The digest of a decision record's action, read off its canonical leaf bytes: the
+    action is the record's first member (keys sort), ending where the record's own
+    challenge (the last such member: the action comes before it) begins. ``None`` when the
+    bytes do not have that shape; the digest is then computed from the parsed action."""
+    head = b'{"action":'
+    if not leaf.startswith(head):
+        return None
+    end = leaf.rfind(b',"challenge":"' + challenge.encode() + b'","decision":{')
+    if end <= len(head):
+        return None
+    return hashlib.sha256(leaf[len(head):end]).hexdigest()
 
 
 def _by_digest(pending: list[_Pending], digest: Any) -> int | None:
@@ -146,7 +163,8 @@ def _by_digest(pending: list[_Pending], digest: Any) -> int | None:
     for pos in range(len(pending) - 1, -1, -1):
         item = pending[pos]
         if item.digest is None:
-            item.digest = canonical_sha256(item.action)
+            item.digest = _action_digest(item.leaf, item.challenge) or \
+                canonical_sha256(item.action)
         if item.digest == digest:
             del pending[pos]
             return item.index
@@ -187,12 +205,12 @@ def load_session(ledger: Ledger, session: str) -> SessionEvidence:
                 raise ClaimsError(f"ledger entry {entry.index} does not match its leaf hash; "
                                   "run `codor ledger verify`")
             try:
-                rec = json.loads(leaf)
+                rec = json.loads(leaf.decode("utf-8"))
             except ValueError:
                 continue
             if not isinstance(rec, dict) or rec.get("session") != session:
                 continue
-            _add(ev, entry.index, rec, challenges, runs_by_index, writes_by_index, pending)
+            _add(ev, entry.index, rec, challenges, runs_by_index, writes_by_index, pending, leaf)
     if not ev.starts:
         raise ClaimsError(f"no session {session!r} in the ledger ({size} entries)")
     return ev
@@ -200,7 +218,7 @@ def load_session(ledger: Ledger, session: str) -> SessionEvidence:
 
 def _add(ev: SessionEvidence, index: int, rec: dict[str, Any], challenges: set[str],
          runs_by_index: dict[int, int], writes_by_index: dict[int, int],
-         pending: list[_Pending]) -> None:
+         pending: list[_Pending], leaf: bytes = b"") -> None:
     rtype = rec.get("type")
     if rtype == "session.start":
         challenges.add(str(rec.get("challenge")))
@@ -216,7 +234,7 @@ def _add(ev: SessionEvidence, index: int, rec: dict[str, Any], challenges: set[s
     if observer == "agent-claim":
         return
     if rtype == "decision":
-        _add_decision(ev, index, rec, observer, runs_by_index, writes_by_index, pending)
+        _add_decision(ev, index, rec, observer, runs_by_index, writes_by_index, pending, leaf)
     elif rtype == "outcome":
         _add_outcome(ev, index, rec, observer, runs_by_index, writes_by_index, pending)
     elif rtype == "event":
@@ -230,7 +248,7 @@ def _add(ev: SessionEvidence, index: int, rec: dict[str, Any], challenges: set[s
 
 def _add_decision(ev: SessionEvidence, index: int, rec: dict[str, Any], observer: str,
                   runs_by_index: dict[int, int], writes_by_index: dict[int, int],
-                  pending: list[_Pending]) -> None:
+                  pending: list[_Pending], leaf: bytes = b"") -> None:
     action = rec.get("action")
     if not isinstance(action, dict):
         return
@@ -239,7 +257,7 @@ def _add_decision(ev: SessionEvidence, index: int, rec: dict[str, Any], observer
     kind = action.get("kind")
     decision = _decision_of(rec)
     if kind in _OUTCOME_KINDS:
-        pending.append(_Pending(index, action))
+        pending.append(_Pending(index, action, leaf, str(rec.get("challenge"))))
         if len(pending) > _PENDING_MAX:
             del pending[0]
     if kind == "command.exec":
@@ -279,25 +297,23 @@ def _add_outcome(ev: SessionEvidence, index: int, rec: dict[str, Any], observer:
     if target is None:
         return
     if target in runs_by_index:
-        pos = runs_by_index[target]
-        stdout = rec.get("stdout") if isinstance(rec.get("stdout"), dict) else {}
-        stderr = rec.get("stderr") if isinstance(rec.get("stderr"), dict) else {}
-        assert isinstance(stdout, dict) and isinstance(stderr, dict)
+        run = ev.runs[runs_by_index[target]]
+        stdout, stderr = rec.get("stdout"), rec.get("stderr")
+        stdout = stdout if isinstance(stdout, dict) else {}
+        stderr = stderr if isinstance(stderr, dict) else {}
         out, err = str(stdout.get("excerpt", "")), str(stderr.get("excerpt", ""))
         status = rec.get("exit_status")
-        run = ev.runs[pos]
-        ev.runs[pos] = Run(
-            run.index, run.command, run.argv, run.decision, run.wall_us, run.observer, run.cwd,
-            index, status if isinstance(status, int) else None,
-            out + ("\n" if out and err and not out.endswith("\n") else "") + err,
-            bool(stdout.get("truncated")) or bool(stderr.get("truncated")),
-            str(stdout.get("sha256")) if stdout.get("sha256") else None,
-            started, ended, int(rec.get("duration_us", 0)), observer)
+        run.outcome = index
+        run.exit_status = status if isinstance(status, int) else None
+        run.output = out + ("\n" if out and err and not out.endswith("\n") else "") + err
+        run.truncated = bool(stdout.get("truncated")) or bool(stderr.get("truncated"))
+        run.stdout_sha256 = str(stdout["sha256"]) if stdout.get("sha256") else None
+        run.started_us, run.ended_us = started, ended
+        run.duration_us = int(rec.get("duration_us", 0))
+        run.outcome_observer = observer
     elif target in writes_by_index:
-        pos = writes_by_index[target]
-        write = ev.writes[pos]
+        write = ev.writes[writes_by_index[target]]
         products = rec.get("products")
         product = products.get(write.path) if isinstance(products, dict) else None
-        ev.writes[pos] = Write(write.index, write.kind, write.path, write.decision,
-                               write.wall_us, write.sha256, write.edit, index,
-                               product if isinstance(product, str) else None)
+        write.outcome = index
+        write.product_sha256 = product if isinstance(product, str) else None
