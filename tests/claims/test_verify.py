@@ -206,3 +206,14 @@ def test_a_commit_made_before_the_session_is_the_base(session: Session) -> None:
     view = read_workspace(session.root, ev.start_wall_us)
     assert view.base == git(session.root, "rev-list", "-1", f"--before={OLD}", "HEAD")
     assert [c.path for c in view.changes] == ["src/extra.py"]
+
+
+def test_without_a_commit_before_the_session_every_tracked_file_is_its_own(
+        session: Session) -> None:
+    from codor.claims.workspace import read_workspace
+
+    (session.root / "src" / "calc.py").write_text("X = 1\n")  # and one file changed since
+    view = read_workspace(session.root, 1_546_300_800_000_000)  # 2019: before every commit
+    assert view.base is None
+    assert {c.path for c in view.changes} == set(PROJECT)
+    assert all(c.before is None for c in view.changes)

@@ -156,11 +156,10 @@ def read_workspace(root: str | os.PathLike[str], start_wall_us: int,
                     "HEAD")
         base = head.decode().strip() if head else ""
         view.base = base or None
-        diff = _git(top, "diff", "--name-only", "-z", "--no-renames", base or "HEAD", "--") \
-            if base or _git(top, "rev-parse", "--verify", "-q", "HEAD") else b""
-        if view.base is None and diff == b"" and _git(top, "rev-parse", "--verify", "-q",
-                                                      "HEAD") is not None:
-            diff = _git(top, "ls-files", "-z")  # every commit is the session's own
+        if view.base is not None:
+            diff = _git(top, "diff", "--name-only", "-z", "--no-renames", view.base, "--")
+        else:  # no commit before the session: every tracked file is the session's own
+            diff = _git(top, "ls-files", "-z")
         others = _git(top, "ls-files", "-z", "--others", "--exclude-standard")
         for blob in (diff or b"", others or b""):
             for name in blob.split(b"\x00"):
