@@ -52,7 +52,7 @@ def _printed(ctx: Context) -> None:
 
 
 def _masked(ctx: Context, claims: list[Claim]) -> None:
-    claimed = {kind for kind in (c.kind for c in claims)}
+    claimed = {c.kind for c in claims}
     for a in ctx.analysed:
         if not a.run.ran:
             continue

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shlex
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
@@ -48,8 +48,6 @@ class Run:
     outcome: int | None = None  # the outcome record, when one names this decision
     exit_status: int | None = None
     output: str = ""            # stdout excerpt, then stderr excerpt
-    truncated: bool = False
-    stdout_sha256: str | None = None
     started_us: int | None = None
     ended_us: int | None = None
     duration_us: int | None = None
@@ -117,12 +115,6 @@ class SessionEvidence:
     events: list[tuple[int, str, Mapping[str, Any], int]] = field(default_factory=list)
     entries: list[Entry] = field(default_factory=list)
 
-    @property
-    def last_wall_us(self) -> int:
-        return max((e.wall_us for e in self.entries), default=self.start_wall_us)
-
-    def runs_after(self, index: int) -> Iterator[Run]:
-        return (r for r in self.runs if r.index > index)
 
 
 _OUTCOME_KINDS: Final = frozenset({"command.exec", "file.write", "patch.apply", "file.delete",
@@ -306,8 +298,6 @@ def _add_outcome(ev: SessionEvidence, index: int, rec: dict[str, Any], observer:
         run.outcome = index
         run.exit_status = status if isinstance(status, int) else None
         run.output = out + ("\n" if out and err and not out.endswith("\n") else "") + err
-        run.truncated = bool(stdout.get("truncated")) or bool(stderr.get("truncated"))
-        run.stdout_sha256 = str(stdout["sha256"]) if stdout.get("sha256") else None
         run.started_us, run.ended_us = started, ended
         run.duration_us = int(rec.get("duration_us", 0))
         run.outcome_observer = observer

@@ -60,10 +60,9 @@ def run_claims(args: argparse.Namespace) -> int:
 def _report_text(source: str | None) -> str | None:
     if source is None:
         return None
-    try:
-        data = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read the report: {exc.strerror}", location=source) from None
+    from codor.cli.ledger import _read_input
+
+    data = _read_input(source)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
