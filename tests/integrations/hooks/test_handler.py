@@ -222,7 +222,8 @@ def test_a_blocking_claims_answer_sends_the_agent_back(ws: Path, kernel: Kernel,
                                                        expected: dict[str, str]) -> None:
     seen: list[HookEvent] = []
 
-    def verify(event: HookEvent, _kernel: Kernel) -> HookAnswer:
+    def verify(event: HookEvent, _kernel: Kernel, message: str | None = None) -> HookAnswer:
+        assert message == event.last_assistant_message  # read once, handed over
         seen.append(event)
         return HookAnswer("block", "claim 2 is contradicted")
 

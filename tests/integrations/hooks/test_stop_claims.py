@@ -72,7 +72,7 @@ def test_a_false_report_is_blocked_with_an_actionable_reason(hook: HookRunner,
     assert answer["decision"] == "block"
     reason = answer["reason"]
     assert "all tests pass" in reason and "contradicted" in reason and "1 failed" in reason
-    assert "Run the full test suite" in reason or "test" in reason.splitlines()[-1]
+    assert reason.endswith("Run the full test suite and report what it shows.")
     verification = [r for r in records(project) if r["type"] == "event"
                     and r["event"] == "claims.verification"]
     assert verification and verification[-1]["data"]["stop"] == "block"

@@ -92,7 +92,8 @@ def _refused(line: str) -> HookResult:
     return HookResult(b"", f"codor: {line} (refused)\n", FAIL)
 
 
-def verify_stop(event: HookEvent, kernel: Kernel) -> HookAnswer | None:
+def verify_stop(event: HookEvent, kernel: Kernel,
+                message: str | None = None) -> HookAnswer | None:
     """Claims verification of the agent's final message (the policy's ``claims.stop``).
 
     The report passes: no opinion. It fails: ``block`` with a short, actionable reason, so the
@@ -101,11 +102,13 @@ def verify_stop(event: HookEvent, kernel: Kernel) -> HookAnswer | None:
     ``claims.escalation`` event the approvals queue reads) and the user sees why. A
     verification that cannot run blocks once (fail closed) and escalates when the agent is
     already continuing after a block (``stop_hook_active``), so it never loops. Every
-    verification is recorded (``claims.verification``)."""
+    verification is recorded (``claims.verification``). ``message``: the final message when
+    the caller has it already (else read from the event or its transcript)."""
     settings = kernel.engine.policy.claims
     if not settings.stop_enabled or kernel.ledger is None:
         return None
-    message, _ = final_message(event)
+    if message is None:
+        message, _ = final_message(event)
     if message is None or not message.strip():
         return None
     from codor.claims.evidence import load_session
@@ -170,8 +173,8 @@ def _dispatch(adapter: Adapter, event: HookEvent, kernel_factory: KernelFactory)
         if event.kind == "prompt":
             return _prompt(kernel, event)
         if event.kind == "stop":
-            _record_report(kernel, adapter, event)
-            return verify_stop(event, kernel) or NO_OPINION
+            message = _record_report(kernel, adapter, event)
+            return verify_stop(event, kernel, message) or NO_OPINION
         kernel.record_event(event.session_id, f"agent.{event.kind}", _session_data(event),
                             observer=adapter.observer, agent=_agent(event))
         return NO_OPINION
@@ -396,11 +399,13 @@ def final_message(event: HookEvent) -> tuple[str | None, str]:
     return message, "transcript" if message is not None else "missing"
 
 
-def _record_report(kernel: Kernel, adapter: Adapter, event: HookEvent) -> None:
+def _record_report(kernel: Kernel, adapter: Adapter, event: HookEvent) -> str | None:
+    """Record the final message (``agent.final_report``) and return it."""
     message, source = final_message(event)
     kernel.record_event(event.session_id, "agent.final_report",
                         final_report_data(event, message, source),
                         observer=adapter.observer, agent=_agent(event))
+    return message
 
 
 def _session_data(event: HookEvent) -> dict[str, Any]:
