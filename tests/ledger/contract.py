@@ -194,6 +194,20 @@ class LedgerStoreContract:
         assert store.entry(3) == entries[3]
         assert all(isinstance(e.ts, float) and e.ts > 1e9 for e in entries)
 
+    def test_leaves_containing_searches_bodies_in_the_database(self, store: LedgerStore
+                                                                ) -> None:
+        store.append([b'{"session":"s1"}', b'{"session":"s2"}', b"\x00\xffs1", b"s1"])
+        found = store.leaves_containing(0, 4, b"s1")
+        assert found == [(e.index, e.leaf, e.leaf_hash) for e in map(store.entry, (0, 2, 3))]
+        assert [i for i, _, _ in store.leaves_containing(1, 3, b"s1")] == [2]
+        assert store.leaves_containing(0, 0, b"s1") == []
+        store.append([b"s1-pending"])  # not yet committed: searched too
+        assert [i for i, _, _ in store.leaves_containing(0, 5, b"s1")] == [0, 2, 3, 4]
+        with pytest.raises(LedgerStoreError):
+            store.leaves_containing(0, 6, b"s1")
+        with pytest.raises(ValueError):
+            store.leaves_containing(0, 1, b"")
+
     def test_chain_is_sha256_of_prev_and_leaf_hash(self, store: LedgerStore) -> None:
         store.append([b"x", b"y"])
         e0, e1 = store.entries(0, 2)
@@ -374,6 +388,8 @@ class LedgerStoreContract:
         assert store.prune_bodies(cutoff) == 0
         entries = store.entries(0, 3)
         assert [e.leaf for e in entries] == [None, None, b"new"]
+        assert store.leaves_containing(0, 3, b"old") == []  # pruned bodies never match
+        assert [i for i, _, _ in store.leaves_containing(0, 3, b"ew")] == [2]
         assert [(e.leaf_hash, e.chain_hash) for e in entries] == hashes
         verify_chain(entries)
         assert store.append([b"after"], durable=True) == [3]

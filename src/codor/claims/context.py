@@ -4,6 +4,7 @@ changed."""
 
 from __future__ import annotations
 
+import bisect
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +61,9 @@ class Context:
     findings: list[Finding] = field(default_factory=list)
     code_writes: list[tuple[Write, str]] = field(default_factory=list)  # (write, relative path)
     claims: list[Claim] = field(default_factory=list)
+    _changed: dict[int, list[tuple[str, int | None]]] = field(default_factory=dict, repr=False)
+    _code_mtimes: list[tuple[int, str]] | None = field(default=None, repr=False)
+    _write_indexes: list[int] = field(default_factory=list, repr=False)
 
     @classmethod
     def build(cls, ev: SessionEvidence, view: WorkspaceView, settings: ClaimsSettings,
@@ -145,16 +149,26 @@ class Context:
 
     def changed_after(self, a: Analysed) -> list[tuple[str, int | None]]:
         """Code or test files changed after run ``a``: (path, ledger index of the write, or
-        ``None`` when only the file on disk shows it — a change no hook saw)."""
-        from codor.claims.pathkinds import is_code_path
+        ``None`` when only the file on disk shows it — a change no hook saw). Computed once
+        per run: the verifiers ask for the same run more than once."""
+        cached = self._changed.get(a.run.index)
+        if cached is not None:
+            return cached
+        if self._code_mtimes is None:
+            from codor.claims.pathkinds import is_code_path
 
+            self._code_mtimes = sorted(((m, rel) for rel, m in self.view.mtimes_ns.items()
+                                        if is_code_path(rel)), reverse=True)
+            self._write_indexes = [w.index for w, _ in self.code_writes]  # ledger order
         out: dict[str, int | None] = {}
         after = a.run.outcome if a.run.outcome is not None else a.run.index
-        for write, rel in self.code_writes:
-            if write.index > after:
-                out.setdefault(rel, write.index)
+        writes = self.code_writes
+        for pos in range(bisect.bisect_right(self._write_indexes, after), len(writes)):
+            out.setdefault(writes[pos][1], writes[pos][0].index)
         limit_ns = (a.end_us + _MTIME_SLACK_US) * 1000
-        for rel, mtime in self.view.mtimes_ns.items():
-            if mtime > limit_ns and rel not in out and is_code_path(rel):
-                out[rel] = None
-        return list(out.items())
+        for mtime, rel in self._code_mtimes:  # newest first: stop at the first older file
+            if mtime <= limit_ns:
+                break
+            out.setdefault(rel, None)
+        result = self._changed[a.run.index] = list(out.items())
+        return result

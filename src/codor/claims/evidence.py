@@ -13,7 +13,10 @@ import json
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from hashlib import sha256
 from typing import TYPE_CHECKING, Any, Final
+
+import orjson
 
 from codor.canonical import canonical_json, canonical_sha256
 from codor.errors import CodorError
@@ -23,7 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ClaimsError", "Entry", "Run", "SessionEvidence", "ToolUse", "Write", "load_session"]
 
-_CHUNK: Final = 4096
+_CHUNK: Final = 16384  # entries per database search
 _LEAF_PREFIX: Final = b"\x00"
 
 
@@ -189,20 +192,21 @@ def load_session(ledger: Ledger, session: str) -> SessionEvidence:
     writes_by_index: dict[int, int] = {}
     pending: list[_Pending] = []            # decisions without an outcome yet, in order
     for start in range(0, size, _CHUNK):
-        for entry in store.entries(start, min(size, start + _CHUNK)):
-            leaf = entry.leaf
-            if leaf is None or needle not in leaf:
-                continue
-            if hashlib.sha256(_LEAF_PREFIX + leaf).digest() != entry.leaf_hash:
-                raise ClaimsError(f"ledger entry {entry.index} does not match its leaf hash; "
+        for index, leaf, leaf_hash in store.leaves_containing(start, min(size, start + _CHUNK),
+                                                              needle):
+            if sha256(_LEAF_PREFIX + leaf).digest() != leaf_hash:
+                raise ClaimsError(f"ledger entry {index} does not match its leaf hash; "
                                   "run `codor ledger verify`")
             try:
-                rec = json.loads(leaf.decode("utf-8"))
-            except ValueError:
-                continue
+                rec = orjson.loads(leaf)
+            except orjson.JSONDecodeError:  # not UTF-8, not JSON, or an integer past 64 bits
+                try:
+                    rec = json.loads(leaf.decode("utf-8"))
+                except ValueError:
+                    continue
             if not isinstance(rec, dict) or rec.get("session") != session:
                 continue
-            _add(ev, entry.index, rec, challenges, runs_by_index, writes_by_index, pending, leaf)
+            _add(ev, index, rec, challenges, runs_by_index, writes_by_index, pending, leaf)
     if not ev.starts:
         raise ClaimsError(f"no session {session!r} in the ledger ({size} entries)")
     return ev

@@ -206,6 +206,9 @@ _QUERIES: Final = {
     "entries": "SELECT e.idx, b.leaf, e.leaf_hash, e.chain_hash, e.ts FROM {s}.entries e "
                "LEFT JOIN {s}.bodies b ON b.idx = e.idx "
                "WHERE e.idx >= %s AND e.idx < %s ORDER BY e.idx",
+    "containing": "SELECT e.idx, b.leaf, e.leaf_hash FROM {s}.entries e "
+                  "JOIN {s}.bodies b ON b.idx = e.idx WHERE e.idx >= %s AND e.idx < %s "
+                  "AND position(%s::bytea in b.leaf) > 0 ORDER BY e.idx",
     "leaf_hashes": "SELECT leaf_hash FROM {s}.entries WHERE idx >= %s AND idx < %s "
                    "ORDER BY idx",
     "put_nodes": "INSERT INTO {s}.nodes (level, idx, hash) "

@@ -93,6 +93,9 @@ _QUERIES: Final = {
     "entries": "SELECT e.idx, b.leaf, e.leaf_hash, e.chain_hash, e.ts FROM entries e "
                "LEFT JOIN bodies b ON b.idx = e.idx WHERE e.idx >= ? AND e.idx < ? "
                "ORDER BY e.idx",
+    "containing": "SELECT e.idx, b.leaf, e.leaf_hash FROM entries e "
+                  "JOIN bodies b ON b.idx = e.idx WHERE e.idx >= ? AND e.idx < ? "
+                  "AND instr(b.leaf, ?) > 0 ORDER BY e.idx",
     "raw_hashes": "SELECT idx, NULL, leaf_hash, chain_hash FROM entries "
                   "WHERE idx >= ? AND idx < ? ORDER BY idx",
     "leaf_hashes": "SELECT leaf_hash FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx",

@@ -94,6 +94,13 @@ class LedgerStore(Protocol):
         """Entries ``[start, end)``, in index order."""
         ...
 
+    def leaves_containing(self, start: int, end: int, needle: bytes
+                          ) -> list[tuple[int, bytes, bytes]]:
+        """``(index, leaf, leaf hash)`` of the entries of ``[start, end)`` whose stored body
+        contains the bytes ``needle``, in index order (searched by the database, so a reader
+        of one session does not parse the whole log; pruned bodies never match)."""
+        ...
+
     def leaf_hashes(self, start: int, end: int) -> list[bytes]:
         """Leaf hashes ``[start, end)``, in index order."""
         ...

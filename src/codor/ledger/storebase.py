@@ -381,6 +381,22 @@ class GroupCommitStore(ABC):
                             bytes(ch), float(ts))
                 for i, leaf, lh, ch, ts in self._span(self._sql("entries"), start, end)]
 
+    def leaves_containing(self, start: int, end: int, needle: bytes
+                          ) -> list[tuple[int, bytes, bytes]]:
+        """``(index, leaf, leaf hash)`` of the entries of ``[start, end)`` whose body contains
+        ``needle`` (searched by the database; pruned bodies never match)."""
+        if not isinstance(needle, bytes) or not needle:
+            raise ValueError("leaves_containing needs a non-empty bytes needle")
+        with self._lock:
+            self._check()
+            self._range(start, end)
+            if self._txn:
+                self._drain()
+            rows = self._read(self._sql("containing"), (start, end, needle)) \
+                if end > start else []
+        return [(i, leaf, lh) if type(leaf) is bytes and type(lh) is bytes  # sqlite: as is
+                else (int(i), bytes(leaf), bytes(lh)) for i, leaf, lh in rows]
+
     def leaf_hashes(self, start: int, end: int) -> list[bytes]:
         """Leaf hashes ``[start, end)``."""
         return [bytes(r[0]) for r in self._span(self._sql("leaf_hashes"), start, end)]
