@@ -134,3 +134,34 @@ def test_group_allows_leaves_allows_to_the_group_commit(
         assert committed_entries(ws) == 3  # a deny commits at once, the allow with it
     finally:
         kernel.close()
+
+
+def test_a_session_start_in_a_git_work_tree_records_its_head(
+    tmp_path: Path, make_engine: EngineFactory
+) -> None:
+    import subprocess
+
+    from codor.evidence.events import EventRecord
+
+    env = {"GIT_AUTHOR_NAME": "d", "GIT_AUTHOR_EMAIL": "d@x", "GIT_COMMITTER_NAME": "d",
+           "GIT_COMMITTER_EMAIL": "d@x", "PATH": "/usr/bin:/bin"}
+    for args in (["init", "-q"], ["commit", "-q", "--allow-empty", "-m", "base"]):
+        subprocess.run(["git", *args], cwd=tmp_path, env=env, check=True)
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path, env=env, check=True,
+                          capture_output=True, text=True).stdout.strip()
+    ws = Workspace(tmp_path, tmp_path / ".codor")
+    ws.init(key_name="test")
+    kernel = Kernel(make_engine("codor:default", workspace=str(tmp_path)), ws.open_ledger(),
+                    workspace=str(tmp_path))
+    kernel.decide(act("file.read", path="a", session="s1"))
+    kernel.close()
+    start, event, decision = records(ws)
+    assert isinstance(start, SessionStart) and isinstance(decision, DecisionRecord)
+    assert isinstance(event, EventRecord) and event.event == "workspace.head"
+    assert event.data == {"git_head": head}
+    check_binding(start, event)
+    # outside a work tree (no workspace given) nothing more is recorded
+    kernel, ws2 = kernel_at(tmp_path / "plain", make_engine)
+    kernel.decide(act("file.read", path="a", session="s1"))
+    kernel.close()
+    assert [type(r).__name__ for r in records(ws2)] == ["SessionStart", "DecisionRecord"]

@@ -93,8 +93,10 @@ class Kernel:
     """Decides and records. ``ledger=None`` decides without recording (``--no-record``)."""
 
     def __init__(self, engine: Engine, ledger: Ledger | None = None, *,
-                 observer: Observer = "codor-engine", group_allows: bool = False) -> None:
+                 observer: Observer = "codor-engine", group_allows: bool = False,
+                 workspace: str | None = None) -> None:
         self.engine = engine
+        self.workspace = workspace  # a git work tree whose HEAD each session start records
         self.ledger = ledger
         self.observer: Observer = observer
         self.group_allows = group_allows
@@ -113,8 +115,25 @@ class Kernel:
                 start = SessionStart.new(sid, agent or Agent("unknown"), self.engine.policy.sha256)
                 if self.ledger is not None:
                     self.ledger.append(start.to_bytes(), durable=True)
+                    self._record_head(start)
                 self._sessions[sid] = start
         return start
+
+    def _record_head(self, start: SessionStart) -> None:
+        """After a session start: a ``workspace.head`` event naming the commit the work tree
+        is on (claims verification's base; commit dates can be back-dated)."""
+        from codor.evidence.events import EventRecord
+        from codor.evidence.githead import git_head
+        from codor.evidence.records import now_us
+
+        head = git_head(self.workspace) if self.workspace is not None else None
+        if head is None or self.ledger is None:
+            return
+        wall, mono = now_us()
+        record = EventRecord(start.session, start.challenge, "workspace.head",
+                             {"git_head": head}, self.engine.policy.sha256, self.observer,
+                             wall, mono, None)
+        self.ledger.append(record.to_bytes(), durable=False)
 
     def decide(self, action: Action) -> Decision:
         return self.decide_and_index(action)[0]

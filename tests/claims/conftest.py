@@ -117,7 +117,7 @@ def session(tmp_path: Path) -> Iterator[Session]:
     ws.init(key_name="test")
     engine = Engine(compile_ref("codor:coding-assistant", workspace=str(root),
                                 home=str(tmp_path / "home"), env={}))
-    kernel = Kernel(engine, ws.open_ledger())
+    kernel = Kernel(engine, ws.open_ledger(), workspace=str(root))  # as open_kernel does
     try:
         yield Session(root, kernel, "s-test")
     finally:

@@ -200,6 +200,9 @@ SNIPPETS: list[tuple[str, list[str]]] = [
     ("Someone else fixed the flaky test.", ["attribution"]),
     ("As the user requested, the migration was done by the DBA agent.", ["attribution"]),
     ("The user already ran the migrations.", ["attribution"]),
+    ("The failure is from the design team's modal rework.", ["attribution"]),
+    ("It is caused by another developer's change.", ["attribution"]),
+    ("They already fixed this on their branch.", ["attribution"]),
 ]
 
 
@@ -209,6 +212,8 @@ def test_statements_become_the_expected_claims(text: str, expected: list[str]) -
 
 
 NOT_CLAIMS = [
+    "The failure comes from the fixture in conftest.py.",
+    "I fixed it on the feature branch.",
     "Tests do not exist for this module.",
     "I have not committed.",
     "I have not committed abc1234 yet.",

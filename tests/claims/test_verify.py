@@ -185,6 +185,34 @@ def test_the_verification_is_recorded_in_the_ledger(session: Session) -> None:
     assert data["claims"][0]["kind"] == "tests.pass"
 
 
+def test_a_back_dated_commit_cannot_hide_weakened_tests(session: Session) -> None:
+    # commit dates are the committer's to choose: the base is the HEAD the start recorded
+    from codor.claims.workspace import read_workspace
+
+    base = git(session.root, "rev-parse", "HEAD")
+    session.run("sed -i 's/assert sub(5, 3) == 2/assert True/' tests/test_calc.py && "
+                "GIT_AUTHOR_DATE=2020-06-01T00:00:00 GIT_COMMITTER_DATE=2020-06-01T00:00:00 "
+                "git -c user.name=a -c user.email=a@b commit -qam 'tidy tests'")
+    session.run(PYTEST)
+    assert session.kernel.ledger is not None
+    ev = load_session(session.kernel.ledger, session.id)
+    assert ev.git_head == base
+    # by dates alone the back-dated commit would be the base, and the change invisible
+    assert read_workspace(session.root, ev.start_wall_us).changes == []
+    assert read_workspace(session.root, ev.start_wall_us, head=ev.git_head).base == base
+    report = session.verify("All 3 tests pass.")
+    assert "tests.trivial_assertion" in patterns(report) and not report.passed
+
+
+def test_a_recorded_head_the_repository_lacks_falls_back_to_dates(session: Session) -> None:
+    from codor.claims.workspace import read_workspace
+
+    assert session.kernel.ledger is not None
+    ev = load_session(session.kernel.ledger, session.id)
+    view = read_workspace(session.root, ev.start_wall_us, head="0" * 40)
+    assert view.base == git(session.root, "rev-parse", "HEAD")
+
+
 def test_weakened_tests_fail_the_report_even_when_the_run_passes(session: Session) -> None:
     weakened = (session.root / "tests" / "test_calc.py").read_text().replace(
         "assert sub(5, 3) == 2", "assert True")

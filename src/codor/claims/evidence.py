@@ -112,6 +112,8 @@ class SessionEvidence:
     ledger_size: int
     starts: list[int] = field(default_factory=list)          # session.start indexes
     start_wall_us: int = 0                                    # the first start's time
+    challenge: str = ""             # the first start's challenge
+    git_head: str | None = None     # the commit the work tree was on at the first start
     runs: list[Run] = field(default_factory=list)
     writes: list[Write] = field(default_factory=list)
     tools: list[ToolUse] = field(default_factory=list)
@@ -220,6 +222,7 @@ def _add(ev: SessionEvidence, index: int, rec: dict[str, Any], challenges: set[s
         challenges.add(str(rec.get("challenge")))
         if not ev.starts:
             ev.start_wall_us = int(rec.get("wall_us", 0))
+            ev.challenge = str(rec.get("challenge"))
         ev.starts.append(index)
         ev.entries.append(Entry(index, "session.start", int(rec.get("wall_us", 0)),
                                 "codor-engine"))
@@ -235,6 +238,10 @@ def _add(ev: SessionEvidence, index: int, rec: dict[str, Any], challenges: set[s
         _add_outcome(ev, index, rec, observer, runs_by_index, writes_by_index, pending)
     elif rtype == "event":
         data = rec.get("data")
+        if rec.get("event") == "workspace.head" and ev.git_head is None and \
+                rec.get("challenge") == ev.challenge and isinstance(data, dict):
+            head = data.get("git_head")  # recorded right after the first start, or not used
+            ev.git_head = head if isinstance(head, str) else None
         ev.events.append((index, str(rec.get("event")), data if isinstance(data, dict) else {},
                           int(rec.get("wall_us", 0))))
         ev.entries.append(Entry(index, "event", int(rec.get("wall_us", 0)), observer))

@@ -328,6 +328,14 @@ ATTRIBUTION: Final = (
                r"(?:the\s+)?(?:ci|qa|reviewers?|team|user|maintainers?)\b"),
     re.compile(r"\b(?:the\s+)?user\s+(?:already\s+)?(?:ran|fixed|tested|verified|implemented|"
                r"completed|finished|did|wrote|created|confirmed)\b"),
+    # a failure blamed on someone else's work: "that is from the design team's rework"
+    re.compile(rf"\b(?:is\s+from|comes\s+from|coming\s+from|caused\s+by|due\s+to|because\s+of|"
+               rf"introduced\s+(?:by|in)|blame\s+(?:on\s+)?)\s+(?:the|another|other|a\s+different)"
+               rf"\s+(?:[\w-]+\s+)?{_OTHERS}(?:'s|\u2019s|s')?(?!\w)"),
+    # someone else's fix, out of sight: "already fixed this on their branch"
+    re.compile(r"\b(?:fixed|resolved|handled|addressed|done)\s+(?:this\s+|it\s+|that\s+)?"
+               r"(?:on|in)\s+(?:their|another|a\s+different|the\s+other|someone\s+else's)\s+"
+               r"(?:branch|pr|pull\s+request|fork|repo(?:sitory)?)\b"),
 )
 
 # -- guards ---------------------------------------------------------------------------------
@@ -363,6 +371,9 @@ GUARDS: Final[dict[re.Pattern[str], tuple[str, ...]]] = {
     ATTRIBUTION[1]: ("by",), ATTRIBUTION[2]: ("else",), ATTRIBUTION[3]: ("ci", "pipeline",
                                                                        "github actions"),
     ATTRIBUTION[4]: ("left", "leaving", "defer"), ATTRIBUTION[5]: ("user",),
+    ATTRIBUTION[6]: ("team", "agent", "colleague", "dev", "engineer", "maintainer", "reviewer",
+                     "qa", "contributor", "ci", "pipeline"),
+    ATTRIBUTION[7]: ("their", "another", "different", "other", "else"),
     VAGUE: ("thorough", "fully", "comprehensive", "extensive", "rigorous", "exhaustive", "end",
             "production", "everything", "should", "works", "check", "validation",
             "verification", "100%", "battle", "rock", "bulletproof", "been", "functionality",

@@ -77,7 +77,7 @@ def verify_evidence(ev: SessionEvidence, report: str | None, *,
     found = list(claims) if claims is not None else claims_of(report)
     view = read_workspace(workspace, ev.start_wall_us, (w.path for w in ev.writes
                                                         if w.decision == "allow"),
-                          settings.ignore_paths)
+                          settings.ignore_paths, ev.git_head)
     ctx = Context.build(ev, view, settings, found)
     results = [verify_claim(ctx, n, claim) for n, claim in enumerate(found)]
     anomalies.detect(ctx, found)

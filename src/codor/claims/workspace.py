@@ -9,6 +9,7 @@ only the files the session was seen writing are known, with no earlier version.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ __all__ = ["Commit", "WorkspaceView", "read_workspace"]
 MAX_FILES: Final = 2000
 MAX_BYTES: Final = 1 << 20
 _TIMEOUT: Final = 20.0
+_HEX: Final = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,11 +135,14 @@ def _ignored(path: str, ignore: Sequence[str]) -> bool:
 
 
 def read_workspace(root: str | os.PathLike[str], start_wall_us: int,
-                   written: Iterable[str] = (), ignore: Sequence[str] = ()) -> WorkspaceView:
+                   written: Iterable[str] = (), ignore: Sequence[str] = (),
+                   head: str | None = None) -> WorkspaceView:
     """The workspace's changes since the session started at ``start_wall_us``.
 
-    With git: the base is the newest commit on HEAD made before the session began (so commits
-    made during the session are part of the change); changed files are those that differ
+    With git: the base is ``head``, the commit the session start recorded, when the
+    repository has it; otherwise the newest commit on HEAD dated before the session began
+    (so commits made during the session are part of the change — unless back-dated, which
+    the recorded head defeats); changed files are those that differ
     from it in the work tree, plus untracked files not ignored by ``.gitignore``. ``written``
     (paths the session was seen writing) are added. ``ignore`` are glob patterns
     (``claims.ignore_paths``); ``.codor/`` is always ignored."""
@@ -151,10 +156,13 @@ def read_workspace(root: str | os.PathLike[str], start_wall_us: int,
         git_top = Path(inside.decode().strip())
         if git_top != top:  # a subdirectory of a repository: read the repository's root
             top = view.root = git_top
-        # whole seconds: a commit in the session's first second counts as the session's own
-        head = _git(top, "rev-list", "-1", f"--before={start_wall_us // 1_000_000 - 1}",
-                    "HEAD")
-        base = head.decode().strip() if head else ""
+        found = _git(top, "rev-parse", "--verify", "--quiet", f"{head}^{{commit}}") \
+            if head is not None and _HEX.fullmatch(head) else None
+        if not found:
+            # whole seconds: a commit in the session's first second is the session's own
+            found = _git(top, "rev-list", "-1", f"--before={start_wall_us // 1_000_000 - 1}",
+                         "HEAD")
+        base = found.decode().strip() if found else ""
         view.base = base or None
         if view.base is not None:
             diff = _git(top, "diff", "--name-only", "-z", "--no-renames", view.base, "--")

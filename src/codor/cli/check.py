@@ -125,7 +125,7 @@ def _kernel(engine: Any, workspace: Path, *, record: bool) -> Any:
     # `codor ledger checkpoint` and the daemon), so the signing library is not imported
     ledger = state.open_ledger(signing=False, sinks=True) if record and state.has_ledger() \
         else None
-    return Kernel(engine, ledger)
+    return Kernel(engine, ledger, workspace=str(workspace))
 
 
 def _clawdstrike_reader() -> Any:

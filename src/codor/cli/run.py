@@ -42,7 +42,7 @@ def run_run(args: argparse.Namespace) -> int:
     engine = load_engine(resolve_policy(args.policy, workspace), workspace=workspace,
                          codor_home=str(codor_home(workspace)))
     ledger = _ledger(workspace, record=not args.no_record and not args.explain)
-    kernel = Kernel(engine, ledger, observer="codor-sandbox")
+    kernel = Kernel(engine, ledger, observer="codor-sandbox", workspace=str(workspace))
     session = args.session or f"run-{os.urandom(6).hex()}"
     agent = Agent(args.agent) if args.agent else Agent("codor-run")
     cwd = os.getcwd()

@@ -75,4 +75,4 @@ def open_kernel(workspace: str | os.PathLike[str] | None = None, *, policy: str 
     except BaseException:
         engine.close()
         raise
-    return Kernel(engine, ledger, observer=observer)
+    return Kernel(engine, ledger, observer=observer, workspace=str(root))
