@@ -212,6 +212,23 @@ def build_parser() -> argparse.ArgumentParser:
     csub.add_parser("patterns", help="list the fabrication patterns and their severities")
     csub.add_parser("schema", help="print the JSON Schema of structured claims")
 
+    daemon_p = sub.add_parser("serve", help="the daemon: HTTP API, approvals, dashboard")
+    _add_policy_args(daemon_p)
+    daemon_p.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
+    daemon_p.add_argument("--port", type=int, default=None, help="port (default 8787; 0: any)")
+    daemon_p.add_argument("--ledger", default=None,
+                       help="postgresql://... to share one log between daemons "
+                            "(default: the workspace's .codor/ledger.db)")
+    daemon_p.add_argument("--state", default=None,
+                       help="state database for approvals and API keys (default: the "
+                            "PostgreSQL ledger's database, else .codor/state.db)")
+    daemon_p.add_argument("--config", default=None,
+                       help="settings file (default .codor/server.yaml when present)")
+    daemon_p.add_argument("--init", action="store_true",
+                       help="create .codor/ in the workspace first when missing")
+    daemon_p.add_argument("--log-level", default=None,
+                       choices=("critical", "error", "warning", "info", "debug"))
+
     imp = psub.add_parser("import", help="translate another engine's policy into CODOR's")
     imp.add_argument("source_format", choices=("clawdstrike",))
     imp.add_argument("file", help="the policy file (or 'ruleset:<name>' for a bundled one)")
@@ -256,6 +273,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from codor.cli.install import run_install
 
             return run_install(args)
+        if args.command == "serve":
+            from codor.cli.serve import run_serve
+
+            return run_serve(args)
         if args.command == "mcp":
             from codor.cli.mcp import run_mcp
 

@@ -1,0 +1,117 @@
+"""HTTP-side plumbing shared by the routes: the one place errors become statuses, the
+request's principal (API key or dashboard session) with its permission and rate limit, and
+access to the daemon."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Final
+
+from fastapi import Request
+
+from codor.errors import CodorError
+
+if TYPE_CHECKING:
+    from codor.server.auth import Permission
+    from codor.server.daemon import Daemon
+    from codor.server.keys import ApiKey
+
+__all__ = ["ApiError", "daemon_of", "error_body", "require", "status_of"]
+
+#: stable error codes of CODOR errors and their HTTP statuses (400 otherwise)
+_STATUS: Final[dict[str, int]] = {
+    "E_STATE": 503, "E_DAEMON": 503, "E_LEDGER_STORE": 503, "E_INTERNAL": 500,
+    "E_NOT_FOUND": 404, "E_CONFLICT": 409, "E_KEY": 400,
+}
+
+
+class ApiError(CodorError):
+    """An HTTP-level refusal with its status (401, 403, 404, 413, 429...)."""
+
+    def __init__(self, status: int, code: str, message: str, *, location: str | None = None,
+                 headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(message, location=location)
+        self.status = status
+        self.code = code  # per instance: the refusal's own code
+        self.headers = dict(headers or {})
+
+
+def status_of(exc: CodorError) -> int:
+    return exc.status if isinstance(exc, ApiError) else _STATUS.get(exc.code, 400)
+
+
+def error_body(code: str, message: str, location: str | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": " ".join(message.split()),
+                      "location": location}}
+
+
+def daemon_of(request: Request) -> Daemon:
+    daemon = request.app.state.daemon
+    if daemon is None:
+        raise ApiError(503, "E_NOT_READY", "the daemon is starting")
+    return daemon  # type: ignore[no-any-return]
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if header is None:
+        return None
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None
+
+
+def _rate(request: Request, key: ApiKey) -> None:
+    """A token bucket per key: ``rate_limit`` per second, ``rate_burst`` deep."""
+    settings = request.app.state.settings
+    buckets: dict[str, list[float]] = request.app.state.rate
+    now = time.monotonic()
+    bucket = buckets.get(key.id)
+    if bucket is None:
+        bucket = buckets[key.id] = [float(settings.rate_burst), now]
+    tokens = min(float(settings.rate_burst), bucket[0] + (now - bucket[1]) * settings.rate_limit)
+    if tokens < 1.0:
+        bucket[1] = now
+        bucket[0] = tokens
+        retry = max(1, round((1.0 - tokens) / settings.rate_limit + 0.5))
+        daemon_of(request).metrics.rejected.labels("rate").inc()
+        raise ApiError(429, "E_RATE_LIMITED", "too many requests for this API key",
+                       headers={"Retry-After": str(retry)})
+    bucket[0], bucket[1] = tokens - 1.0, now
+
+
+def principal(request: Request) -> ApiKey:
+    """The key behind the request: a bearer token, else the dashboard session cookie (set by
+    the dashboard's login; checked with its CSRF token on unsafe methods)."""
+    daemon = daemon_of(request)
+    token = _bearer(request)
+    key = None
+    if token is not None:
+        key = daemon.keys.verify(token)
+    else:
+        resolve = getattr(request.app.state, "cookie_principal", None)
+        if resolve is not None:
+            key = resolve(request)
+    if key is None:
+        daemon.metrics.rejected.labels("auth").inc()
+        raise ApiError(401, "E_UNAUTHENTICATED", "a valid API key is required "
+                       "(Authorization: Bearer codor_...)",
+                       headers={"WWW-Authenticate": 'Bearer realm="codor"'})
+    return key
+
+
+def require(permission: Permission) -> Callable[[Request], ApiKey]:
+    """A route dependency: the request's key, which must hold ``permission``."""
+    from codor.server.auth import allowed
+
+    def dependency(request: Request) -> ApiKey:
+        key = principal(request)
+        if not allowed(key.role, permission):
+            daemon_of(request).metrics.rejected.labels("forbidden").inc()
+            raise ApiError(403, "E_FORBIDDEN", f"the {key.role} role may not {permission}")
+        _rate(request, key)
+        request.state.principal = key
+        return key
+
+    dependency.permission = permission  # type: ignore[attr-defined]  # read by the matrix test
+    return dependency
