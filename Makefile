@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 CODOR  := $(VENV)/bin/codor
 
-.PHONY: run test install system-deps npm-deps lint typecheck unit bench corpus clean
+.PHONY: run example test install system-deps npm-deps lint typecheck unit bench corpus clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,8 +16,13 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-## The main job: decide a bundled example agent session under the default policy.
+## The main job: the daemon (API + dashboard) on a demo workspace, with a scripted agent session
+## played through the real hooks against it; it keeps serving until Ctrl-C.
 run: install
+	$(CODOR) demo --serve
+
+## The bundled example session decided offline, one line per action (no daemon).
+example: install
 	$(CODOR) check --pretty --policy codor:default --workspace examples/workspace examples/session.jsonl
 
 system-deps:
@@ -52,6 +57,7 @@ bench: install
 	$(PY) benchmarks/hooks.py
 	$(PY) benchmarks/gateway.py
 	$(PY) benchmarks/claims.py
+	$(PY) benchmarks/server.py --soak 300
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -10,6 +10,8 @@ REQUIRED=(
   "npm npm"                   # installs the real MCP servers and test runners (Node.js)
   "go golang-go"              # `go test` output for the claim verifier's runner tests
   "cargo cargo"               # `cargo test` output for the claim verifier's runner tests
+  "chromium chromium"         # headless browser for the dashboard tests (Playwright)
+  "nats-server nats-server"   # JetStream server for the NATS ledger sink tests
 )
 missing=()
 for entry in "${REQUIRED[@]}"; do

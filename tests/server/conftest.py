@@ -41,6 +41,22 @@ class Server:
 
 ServerFactory = Callable[..., Server]
 
+#: a policy that asks a person before a deploy (and lets reads through)
+ASKING_POLICY = """
+version: 1
+name: asking
+rules:
+  - id: read-all
+    on: [file.read]
+    effect: allow
+  - id: deploy-needs-a-person
+    on: [command.exec]
+    match: {command: ["deploy *"]}
+    effect: ask
+    severity: medium
+    reason: deploys need a person
+"""
+
 
 @pytest.fixture
 def make_server(tmp_path: Path) -> Iterator[ServerFactory]:

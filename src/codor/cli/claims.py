@@ -34,7 +34,7 @@ def run_claims(args: argparse.Namespace) -> int:
     from codor.integrations.context import open_kernel
     from codor.workspace import WorkspaceError
 
-    kernel = open_kernel(args.workspace, policy=args.policy)
+    kernel = open_kernel(args.workspace, policy=args.policy, remote=False)
     try:
         if kernel.ledger is None:
             raise WorkspaceError("no ledger in this workspace; run `codor init` and record a "

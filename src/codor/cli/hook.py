@@ -6,7 +6,8 @@ process by :func:`codor.integrations.hooks.handler.handle` with a kernel for the
 (``--workspace``, else the nearest ``.codor/`` above the event's ``cwd``, else above this
 process's cwd; ``CODOR_HOME`` honoured) — or, when the workspace has a running hook server,
 by that server with the same handler and kernel, already loaded (the warm path:
-:mod:`codor.integrations.hookclient`; ``CODOR_HOOK_SERVER=0`` turns it off). Fails closed:
+:mod:`codor.integrations.hookclient`; ``CODOR_HOOK_SERVER=0`` turns it off) — or, with
+``CODOR_URL`` set, by that CODOR daemon (:mod:`codor.integrations.remote`). Fails closed:
 bad options, bad input, an unusable policy or ledger — exit 2 with one line on stderr, never
 a traceback, never an allow.
 """
@@ -142,7 +143,7 @@ def _emit(out: bytes, err: str) -> bool:
 
 def _answer(agent: str, workspace: str | None, policy: str | None, stdin: bytes) -> int:
     start = None if workspace else _event_cwd(stdin)  # where to look for .codor/
-    if agent in ("claude-code", "codex", "gemini"):
+    if agent in ("claude-code", "codex", "gemini") and not os.environ.get("CODOR_URL"):
         warm = _warm(agent, workspace, policy, start, stdin)
         if warm is not None:
             return warm

@@ -70,6 +70,24 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--format", choices=("yaml", "json"), default="yaml")
         if name == "lint":
             p.add_argument("--strict", action="store_true", help="warnings fail too (exit 1)")
+    # -- signed policy bundles (codor.policy.bundle; codor.cli.policy) --
+    psign = psub.add_parser("sign", help="sign a policy file into a bundle (FILE.bundle.json)")
+    psign.add_argument("file", help="the policy YAML file")
+    psign.add_argument("--key", required=True, help="the signer key file (mode 0600)")
+    psign.add_argument("--output", "-o", default=None,
+                       help="where to write (default: FILE with .bundle.json; - for stdout)")
+    pverify = psub.add_parser("verify-bundle", help="verify a signed policy bundle against "
+                              ".codor/policy-keys/*.pub (and --key-file)")
+    pverify.add_argument("file", help="the bundle (- for stdin)")
+    pverify.add_argument("--key-file", action="append", default=[],
+                         help="more trusted verifier keys (one per line); repeatable")
+    pverify.add_argument("--print", action="store_true", help="print the signed policy")
+    pverify.add_argument("--workspace", "-w", default=None)
+    pkeygen = psub.add_parser("keygen", help="make a policy signer key: NAME.key (0600) "
+                              "and NAME.pub (put it in .codor/policy-keys/)")
+    pkeygen.add_argument("name", help="the key's name (no spaces or '+')")
+    pkeygen.add_argument("--out", default=".", help="directory to write to (default: .)")
+    # -- end signed policy bundles --
     init = sub.add_parser("init", help="create .codor/ (policy, log key, ledger) in a workspace")
     init.add_argument("--workspace", "-w", default=None, help="default: the current directory")
     init.add_argument("--key-name", default=None, help="name of the log key (default: host)")
@@ -229,6 +247,37 @@ def build_parser() -> argparse.ArgumentParser:
     daemon_p.add_argument("--log-level", default=None,
                        choices=("critical", "error", "warning", "info", "debug"))
 
+    # -- codor apikey (codor.cli.apikey): the daemon's API keys, in its state database --
+    apikey = sub.add_parser("apikey", help="create, list or revoke the daemon's API keys")
+    asub = apikey.add_subparsers(dest="apikey_command", parser_class=_Parser, required=True)
+    acreate = asub.add_parser("create", help="make a key and print its token (shown once)")
+    acreate.add_argument("--role", required=True,
+                         choices=("admin", "operator", "auditor", "agent"))
+    acreate.add_argument("--name", required=True, help="what the key is for")
+    alist = asub.add_parser("list", help="every key (never a secret)")
+    alist.add_argument("--json", action="store_true")
+    arevoke = asub.add_parser("revoke", help="revoke a key by its id")
+    arevoke.add_argument("id")
+    for p in (acreate, alist, arevoke):
+        p.add_argument("--workspace", "-w", default=None)
+        p.add_argument("--state", default=None,
+                       help="the state database (default: as `codor serve` finds it)")
+    # -- end codor apikey --
+
+    # -- codor demo (codor.cli.demo) --
+    demo = sub.add_parser("demo", help="drive a scripted agent through hooks against the daemon")
+    demo.add_argument("--url", default=None, help="the daemon (default CODOR_URL)")
+    demo.add_argument("--token", default=None, help="its API key (default CODOR_TOKEN)")
+    demo.add_argument("--workspace", "-w", default=None,
+                      help="the demo project (default: a new temporary directory)")
+    demo.add_argument("--serve", action="store_true",
+                      help="start the daemon on the demo workspace too, and keep it serving")
+    demo.add_argument("--exit", action="store_true",
+                      help="with --serve: stop the daemon when the demo ends")
+    demo.add_argument("--approval-wait", type=float, default=60.0, metavar="S",
+                      help="how long the approval step waits for a person (default 60)")
+    # -- end codor demo --
+
     imp = psub.add_parser("import", help="translate another engine's policy into CODOR's")
     imp.add_argument("source_format", choices=("clawdstrike",))
     imp.add_argument("file", help="the policy file (or 'ruleset:<name>' for a bundled one)")
@@ -277,6 +326,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from codor.cli.serve import run_serve
 
             return run_serve(args)
+        if args.command == "apikey":  # codor apikey (codor.cli.apikey)
+            from codor.cli.apikey import run_apikey
+
+            return run_apikey(args)
+        if args.command == "demo":  # codor demo (codor.cli.demo)
+            from codor.cli.demo import run_demo
+
+            return run_demo(args)
         if args.command == "mcp":
             from codor.cli.mcp import run_mcp
 

@@ -56,10 +56,21 @@ def resolve_policy(explicit: str | None, workspace: Path) -> str:
 
 def open_kernel(workspace: str | os.PathLike[str] | None = None, *, policy: str | None = None,
                 observer: Observer = "codor-engine", record: bool = True,
-                start: str | os.PathLike[str] | None = None) -> Kernel:
+                start: str | os.PathLike[str] | None = None, remote: bool = True) -> Kernel:
     """A :class:`~codor.kernel.Kernel` for the workspace (see the module doc). ``record=False``
-    decides without recording even when a ledger exists. Raises :class:`~codor.errors.CodorError`
-    for a bad policy or an unusable ledger; the caller decides how to fail closed."""
+    decides without recording even when a ledger exists. With ``CODOR_URL`` set (and
+    ``record``), a :class:`~codor.integrations.remote.RemoteKernel` that asks that daemon
+    instead (``remote=False``: always in-process, for callers that need the local ledger or
+    sandbox policy). Raises :class:`~codor.errors.CodorError` for a bad policy or an unusable
+    ledger; the caller decides how to fail closed."""
+    # -- remote (CODOR_URL): the daemon decides and records; see codor.integrations.remote --
+    url = os.environ.get("CODOR_URL", "").strip()
+    if url and record and remote:
+        from codor.integrations.remote import RemoteKernel, read_token
+
+        root = find_workspace(workspace, start)
+        return RemoteKernel(url, read_token(str(root)), observer=observer, workspace=str(root))
+    # -- end remote --
     from codor.kernel import Kernel
     from codor.policy import load_engine
     from codor.workspace import Workspace

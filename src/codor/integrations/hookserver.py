@@ -227,7 +227,7 @@ class HookServer:
         known: Watched = ((str(state.policy_path), True), (str(state.home / "sinks.yaml"), True),
                           (str(state.ledger_path), False))
         before = _signature(known)  # before opening: a change meanwhile is seen next time
-        kernel = open_kernel(workspace, policy=policy)
+        kernel = open_kernel(workspace, policy=policy, remote=False)
         files: Watched = tuple((f, True) for f in dict.fromkeys(kernel.engine.policy.files)
                                if not f.startswith("codor:") and (f, True) not in known)
         return _Loaded(kernel, known + files, before + _signature(files))

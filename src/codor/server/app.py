@@ -77,6 +77,25 @@ async def _send_error(send: Send, status: int, code: str, message: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+def _describe(app: FastAPI) -> None:
+    """The OpenAPI description and its Swagger page, for keys with ``read`` (the brief:
+    every route but ``/health`` and ``/ready`` needs a key)."""
+    from fastapi import Depends
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.responses import HTMLResponse
+
+    from codor.server.http import require
+
+    @app.get("/v1/openapi.json", include_in_schema=False,
+             dependencies=[Depends(require("read"))])
+    def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/v1/docs", include_in_schema=False, dependencies=[Depends(require("read"))])
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/v1/openapi.json", title="CODOR API")
+
+
 def create_app(settings: ServerSettings, *, daemon: Daemon | None = None) -> FastAPI:
     """The application. With ``daemon`` given (tests, ``codor serve``) it is used and not
     closed; otherwise one is opened on startup and closed on shutdown."""
@@ -103,7 +122,7 @@ def create_app(settings: ServerSettings, *, daemon: Daemon | None = None) -> Fas
 
     app = FastAPI(title="CODOR", version=__version__, lifespan=lifespan,
                   description="Decide, confine, record and verify what AI agents do.",
-                  openapi_url="/v1/openapi.json", docs_url="/v1/docs", redoc_url=None)
+                  openapi_url=None, docs_url=None, redoc_url=None)  # served below, with auth
     app.state.settings = settings
     app.state.daemon = daemon
     app.state.on_start = []
@@ -129,5 +148,8 @@ def create_app(settings: ServerSettings, *, daemon: Daemon | None = None) -> Fas
 
     for router in ROUTERS():
         app.include_router(router)
+    _describe(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    from codor.server.dashboard import install_dashboard
+    install_dashboard(app, settings)
     return app

@@ -90,6 +90,12 @@ class Daemon:
         opened: list[Any] = []
         try:
             ref = resolve_policy(settings.policy, settings.workspace)
+            # -- signed policy bundle (codor.policy.bundle): verified before use --
+            if ref.endswith(".bundle.json"):
+                from codor.server.policyload import bundle_ref
+
+                ref = bundle_ref(ref, settings)
+            # -- end signed policy bundle --
             engine = load_engine(ref, workspace=str(settings.workspace),
                                  codor_home=str(codor_home(settings.workspace)))
             opened.append(engine)
@@ -100,7 +106,15 @@ class Daemon:
             keys = KeyStore(state)
             kernel = Kernel(engine, ledger, observer="codor-engine", group_allows=True,
                             workspace=str(settings.workspace))
-            return cls(settings, engine, ledger, kernel, state, keys, Metrics(), str(ref))
+            daemon = cls(settings, engine, ledger, kernel, state, keys, Metrics(), str(ref))
+            # -- oversight: the approvals queue (codor.oversight) --------------------------
+            from codor.oversight import ApprovalQueue
+
+            daemon.extras["approvals"] = ApprovalQueue(
+                state, kernel, timeout_s=settings.approval_timeout_s,
+                wait_s=settings.approval_wait_s, webhooks=settings.webhooks)
+            # -- end oversight ---------------------------------------------------------------
+            return daemon
         except BaseException:
             for part in reversed(opened):
                 with contextlib.suppress(Exception):

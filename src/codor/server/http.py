@@ -5,10 +5,11 @@ access to the daemon."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from fastapi import Request
+from starlette.concurrency import run_in_threadpool
 
 from codor.errors import CodorError
 
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
     from codor.server.daemon import Daemon
     from codor.server.keys import ApiKey
 
-__all__ = ["ApiError", "daemon_of", "error_body", "require", "status_of"]
+__all__ = ["ApiError", "daemon_of", "error_body", "json_object", "require", "status_of"]
 
 #: stable error codes of CODOR errors and their HTTP statuses (400 otherwise)
 _STATUS: Final[dict[str, int]] = {
@@ -44,6 +45,21 @@ def status_of(exc: CodorError) -> int:
 def error_body(code: str, message: str, location: str | None = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": " ".join(message.split()),
                       "location": location}}
+
+
+def json_object(body: bytes, location: str = "body") -> dict[str, Any]:
+    """A request body that must be one JSON object (an :class:`InputError` otherwise)."""
+    import orjson
+
+    from codor.errors import InputError
+
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InputError(f"not valid JSON: {exc}", location=location) from None
+    if not isinstance(data, dict):
+        raise InputError("must be a JSON object", location=location)
+    return data
 
 
 def daemon_of(request: Request) -> Daemon:
@@ -92,6 +108,10 @@ def principal(request: Request) -> ApiKey:
         resolve = getattr(request.app.state, "cookie_principal", None)
         if resolve is not None:
             key = resolve(request)
+    return _known(daemon, key)
+
+
+def _known(daemon: Daemon, key: ApiKey | None) -> ApiKey:
     if key is None:
         daemon.metrics.rejected.labels("auth").inc()
         raise ApiError(401, "E_UNAUTHENTICATED", "a valid API key is required "
@@ -100,12 +120,22 @@ def principal(request: Request) -> ApiKey:
     return key
 
 
-def require(permission: Permission) -> Callable[[Request], ApiKey]:
-    """A route dependency: the request's key, which must hold ``permission``."""
+def require(permission: Permission) -> Callable[[Request], Awaitable[ApiKey]]:
+    """A route dependency: the request's key, which must hold ``permission``.
+
+    It runs on the event loop (a sync dependency would cost every request a hop to the
+    thread pool): a bearer token is checked there — :meth:`KeyStore.verify` answers from
+    memory and reads the state database only when its few-second cache has expired — while
+    the dashboard's cookie resolver, which may read its session store, runs in the pool."""
     from codor.server.auth import allowed
 
-    def dependency(request: Request) -> ApiKey:
-        key = principal(request)
+    async def dependency(request: Request) -> ApiKey:
+        token = _bearer(request)
+        if token is not None:
+            daemon = daemon_of(request)
+            key = _known(daemon, daemon.keys.verify(token))
+        else:
+            key = await run_in_threadpool(principal, request)
         if not allowed(key.role, permission):
             daemon_of(request).metrics.rejected.labels("forbidden").inc()
             raise ApiError(403, "E_FORBIDDEN", f"the {key.role} role may not {permission}")

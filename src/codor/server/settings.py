@@ -68,6 +68,15 @@ class ServerSettings(BaseModel):
     #: mark the dashboard's cookie Secure (behind TLS); off for plain-HTTP loopback
     secure_cookies: bool = False
     log_level: str = "warning"
+    #: daemon processes serving one socket (``codor serve``). More than one can use every
+    #: core (the GIL caps one process at about one core); each worker opens its own ledger
+    #: handle (the stores take concurrent writers), engine and kernel, and keeps its own
+    #: rate-limit buckets (a key's effective limit is ``workers`` × ``rate_limit``) and
+    #: session cache (a session first seen by two workers gets a start record from each).
+    #: Meant for a PostgreSQL ledger: on the SQLite file the workers take turns at its one
+    #: write lock (a group commit holds it up to its flush interval), which measured slower
+    #: with a far worse tail than one process (benchmarks/server.py --workers 2).
+    workers: int = Field(1, ge=1, le=64)
 
     @field_validator("session_secret")
     @classmethod

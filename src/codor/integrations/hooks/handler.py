@@ -104,6 +104,11 @@ def verify_stop(event: HookEvent, kernel: Kernel,
     already continuing after a block (``stop_hook_active``), so it never loops. Every
     verification is recorded (``claims.verification``). ``message``: the final message when
     the caller has it already (else read from the event or its transcript)."""
+    from codor.integrations.remote import RemoteKernel
+
+    if isinstance(kernel, RemoteKernel):  # the daemon holds the evidence and verifies
+        return kernel.verify_stop(event, message if message is not None
+                                  else final_message(event)[0])
     settings = kernel.engine.policy.claims
     if not settings.stop_enabled or kernel.ledger is None:
         return None

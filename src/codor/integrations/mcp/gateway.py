@@ -189,7 +189,11 @@ class Gateway:
         if finding is None:
             return self.kernel.decide_and_index(action)
         effect, reason = finding
-        base = self.kernel.engine.decide(action)
+        remote = getattr(self.kernel, "remote", False)
+        if remote:  # the daemon decides and records; the gateway's finding goes in an event
+            base, base_index = self.kernel.decide_and_index(action)
+        else:
+            base = self.kernel.engine.decide(action)
         if base.decision == "deny":
             final = Decision("deny", (reason, *base.reasons) if effect == "deny" else base.reasons,
                              base.warnings, base.policy)
@@ -198,6 +202,11 @@ class Gateway:
         else:
             extra = base.reasons if base.decision == "ask" else ()
             final = Decision("ask", (reason, *extra), base.warnings, base.policy)
+        if remote:
+            self._event("mcp.finding", {"tool": str(action.tool)[:200], "rule": reason.rule,
+                                        "effect": effect, "decision": final.decision},
+                        base_index)
+            return final, base_index
         if self.kernel.ledger is None:
             return final, None
         try:

@@ -79,7 +79,8 @@ class ToolHost:
         from codor.integrations.context import find_workspace, open_kernel
 
         root = find_workspace(workspace)
-        kernel = open_kernel(root, policy=policy, observer="codor-runtime", record=record)
+        kernel = open_kernel(root, policy=policy, observer="codor-runtime", record=record,
+                             remote=False)
         return cls(kernel, root, session or new_session_id())
 
     @property

@@ -6,6 +6,7 @@
       - {type: jsonl, path: /var/log/codor/evidence.jsonl, max_bytes: 104857600, keep: 5}
       - {type: webhook, url: "https://siem.example/codor", headers: {Authorization: "Bearer ..."}}
       - {type: otlp, endpoint: "http://127.0.0.1:4318", service_name: codor}
+      - {type: nats, url: "nats://127.0.0.1:4222", subject: codor.ledger, stream: CODOR_LEDGER}
 
 Unknown types or keys are errors (with the file and the entry number), never ignored.
 The sinks' statistics (sent, failed, dropped, queued per sink) are added up in
@@ -34,6 +35,8 @@ _KEYS: dict[str, set[str]] = {
     "jsonl": {"path", "max_bytes", "keep"},
     "webhook": {"url"} | _HTTP_OPTIONS,
     "otlp": {"endpoint", "service_name"} | _HTTP_OPTIONS,
+    "nats": {"url", "subject", "stream", "create_stream", "max_queue", "batch_size", "timeout",
+             "max_retries", "backoff", "max_backoff"},  # JetStream (codor.ledger.sinks.nats)
 }
 
 
@@ -78,6 +81,10 @@ def load_sinks(path: Path) -> SinkFanout | None:
                 sinks.append(JsonlSink(options.pop("path"), **options))
             elif kind == "webhook":
                 sinks.append(WebhookSink(options.pop("url"), **options))
+            elif kind == "nats":
+                from codor.ledger.sinks.nats import NatsSink
+
+                sinks.append(NatsSink(options.pop("url"), **options))
             else:
                 sinks.append(OtlpLogSink(options.pop("endpoint"), **options))
         except (KeyError, TypeError, ValueError) as exc:

@@ -9,6 +9,13 @@ __all__ = ["ROUTERS"]
 
 
 def ROUTERS() -> list[APIRouter]:
-    from codor.server.routes import check, health
+    import codor.server.routes.claims as claims_api  # the read/admin API: ledger ... keys
+    import codor.server.routes.keys as keys_api
+    import codor.server.routes.ledger as ledger_api
+    import codor.server.routes.policy as policy_api
+    import codor.server.routes.sessions as sessions_api
+    from codor.server.routes import approvals, check, health, stop, stream  # stop: remote hooks
 
-    return [health.router, check.router]
+    return [health.router, check.router, stream.router, stop.router, approvals.router,
+            ledger_api.router, sessions_api.router, claims_api.router, policy_api.router,
+            keys_api.router]

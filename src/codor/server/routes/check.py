@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from codor.errors import CodorError, InputError
-from codor.server.http import ApiError, daemon_of, require
+from codor.server.http import ApiError, daemon_of, json_object, require
 from codor.server.keys import ApiKey  # at runtime: FastAPI reads the annotations
 
 if TYPE_CHECKING:
@@ -42,18 +42,30 @@ def _action(data: Any, where: str) -> Action:
     return Action.from_json(data, location=where)
 
 
-def _decide(daemon: Daemon, action: Action, key: ApiKey) -> tuple[Decision, int | None,
-                                                                   dict[str, Any]]:
+def _decide(daemon: Daemon, action: Action, key: ApiKey, *, wait: bool = True
+            ) -> tuple[Decision, int | None, dict[str, Any]]:
     t0 = time.perf_counter()
     decision, index = daemon.kernel.decide_and_index(action)
+    decision, extra = _on_ask(daemon, action, decision, index, key, wait=wait)
+    _count(daemon, decision, t0)
+    return decision, index, extra
+
+
+def _on_ask(daemon: Daemon, action: Action, decision: Decision, index: int | None,
+            key: ApiKey, *, wait: bool = True) -> tuple[Decision, dict[str, Any]]:
+    """An ``ask`` goes to the oversight queue when it runs (which may wait for a person;
+    not in a batch, where one ask must not hold up the other lines)."""
     extra: dict[str, Any] = {}
     if decision.decision == "ask":
         ask = daemon.extras.get("approvals")
         if ask is not None:
-            decision, extra = ask.on_ask(action, decision, index, key)
+            decision, extra = ask.on_ask(action, decision, index, key, wait=wait)
+    return decision, extra
+
+
+def _count(daemon: Daemon, decision: Decision, t0: float) -> None:
     daemon.metrics.check_seconds.observe(time.perf_counter() - t0)
     daemon.metrics.decisions.labels(decision.decision).inc()
-    return decision, index, extra
 
 
 def _answer(decision: Decision, index: int | None, extra: dict[str, Any]) -> dict[str, Any]:
@@ -74,20 +86,47 @@ def _answer(decision: Decision, index: int | None, extra: dict[str, Any]) -> dic
 async def check(request: Request, key: Annotated[ApiKey, Depends(require("check"))]
                 ) -> Response:
     body = await request.body()
-    return await run_in_threadpool(_check, request, body, key)  # recording may wait on disk
-
-
-def _check(request: Request, body: bytes, key: ApiKey) -> Response:
     daemon = daemon_of(request)
-    ctype = request.headers.get("content-type", "application/json").split(";")[0].strip()
-    if ctype in _JSONL:
-        return _batch(daemon, body, key)
+    if _content_type(request) in _JSONL or not _local_ledger(daemon):
+        return await run_in_threadpool(_check, request, body, key)  # may wait on the network
+    # One action on a local (SQLite) ledger: decided on the event loop. The work is CPU
+    # (the GIL is held either way) plus a sub-millisecond local commit, and a hop to the
+    # thread pool would cost more than it; only an ask that goes to a person waits off-loop.
+    action = _single(body)
+    t0 = time.perf_counter()
+    decision, index = daemon.kernel.decide_and_index(action)
+    extra: dict[str, Any] = {}
+    if decision.decision == "ask" and daemon.extras.get("approvals") is not None:
+        decision, extra = await run_in_threadpool(_on_ask, daemon, action, decision, index,
+                                                  key)
+    _count(daemon, decision, t0)
+    return Response(orjson.dumps(_answer(decision, index, extra)),
+                    media_type="application/json")
+
+
+def _content_type(request: Request) -> str:
+    return request.headers.get("content-type", "application/json").split(";")[0].strip()
+
+
+def _local_ledger(daemon: Daemon) -> bool:
+    from codor.ledger.sqlite import SQLiteStore
+
+    return isinstance(daemon.ledger.store, SQLiteStore)
+
+
+def _single(body: bytes) -> Action:
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise InputError(f"not valid JSON: {exc}", location="body") from None
-    action = _action(data, "body")
-    decision, index, extra = _decide(daemon, action, key)
+    return _action(data, "body")
+
+
+def _check(request: Request, body: bytes, key: ApiKey) -> Response:
+    daemon = daemon_of(request)
+    if _content_type(request) in _JSONL:
+        return _batch(daemon, body, key)
+    decision, index, extra = _decide(daemon, _single(body), key)
     return Response(orjson.dumps(_answer(decision, index, extra)),
                     media_type="application/json")
 
@@ -116,7 +155,7 @@ def _batch(daemon: Daemon, body: bytes, key: ApiKey) -> Response:
             out.append(orjson.dumps({**bad.to_json(), "index": None,
                                      "error": exc.to_json()}))
             continue
-        decision, index, extra = _decide(daemon, action, key)
+        decision, index, extra = _decide(daemon, action, key, wait=False)
         out.append(orjson.dumps(_answer(decision, index, extra)))
     return Response(b"\n".join(out) + (b"\n" if out else b""),
                     media_type="application/x-ndjson")
@@ -156,12 +195,7 @@ def _event(request: Request, body: bytes) -> dict[str, Any]:
     from codor.evidence.records import StreamSummary
 
     daemon = daemon_of(request)
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise InputError(f"not valid JSON: {exc}", location="body") from None
-    if not isinstance(data, dict):
-        raise InputError("must be a JSON object", location="body")
+    data = json_object(body)
     observer = data.get("observer", "agent-claim")
     if observer not in _REPORTERS:
         raise InputError(f"observer must be one of {', '.join(sorted(_REPORTERS))} (the "
@@ -215,3 +249,72 @@ def _event(request: Request, body: bytes) -> dict[str, Any]:
         daemon.metrics.ledger_appends.labels("event").inc()
         return {"index": recorded}
     raise InputError("must be 'outcome' or 'event'", location="type")
+
+
+# -- the fast path ----------------------------------------------------------------------------
+class FastCheck:
+    """ASGI wrapper that answers the hot request — ``POST /v1/check`` with one JSON action,
+    a bearer token and a Content-Length within ``max_body_bytes`` — without the framework's
+    middleware stack, routing and dependency solving, which cost about as much CPU as the
+    decision itself. It runs the very same code as the route (:func:`require` ``("check")``,
+    then :func:`check`) and turns errors into the same responses as the app's exception
+    handlers; every other request (batches, cookies, other paths, a daemon still starting)
+    goes to the full app unchanged. ``codor serve`` installs it around the app."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self._require = require("check")
+
+    def _fast(self, scope: dict[str, Any]) -> bool:
+        if scope["type"] != "http" or scope["method"] != "POST" or \
+                scope["path"] != "/v1/check" or scope.get("root_path"):
+            return False
+        state = self.app.state
+        if state.daemon is None:
+            return False
+        bearer = length = False
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                bearer = value[:7].lower() == b"bearer "
+            elif name == b"content-length":
+                length = value.isdigit() and int(value) <= state.settings.max_body_bytes
+            elif name == b"content-type":
+                if value.split(b";")[0].strip().decode("latin-1") in _JSONL:
+                    return False
+            elif name == b"transfer-encoding":
+                return False
+        return bearer and length
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if not self._fast(scope):
+            await self.app(scope, receive, send)
+            return
+        scope["app"] = self.app
+        request = Request(scope, receive)
+        response: Response
+        try:
+            key = await self._require(request)
+            response = await check(request, key)
+        except Exception as exc:
+            response = _error_response(request, exc)
+        await response(scope, receive, send)
+
+
+def _error_response(request: Request, exc: Exception) -> Response:
+    """What the app's exception handlers answer (codor.server.app.create_app)."""
+    import logging
+
+    from fastapi.responses import JSONResponse
+
+    from codor.server.http import error_body, status_of
+
+    if isinstance(exc, ApiError):
+        return JSONResponse(error_body(exc.code, exc.message, exc.location),
+                            status_code=exc.status, headers=exc.headers)
+    if isinstance(exc, CodorError):
+        return JSONResponse(error_body(exc.code, exc.message, exc.location),
+                            status_code=status_of(exc))
+    logging.getLogger("codor.server").exception("internal error on %s %s", request.method,
+                                                request.url.path)
+    return JSONResponse(error_body("E_INTERNAL", "internal error (logged by the daemon)"),
+                        status_code=500)

@@ -1,0 +1,68 @@
+"""API keys over HTTP (``keys.admin``): list them (never their secrets), create one (its
+token is in the answer, once, and stored only as a hash), revoke one. The last active admin
+key cannot be revoked over HTTP — that would lock every admin out; ``codor apikey`` on the
+daemon's host can still do it, and make a new key when the admin token is lost."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from codor.server.http import ApiError, daemon_of, require
+from codor.server.keys import ApiKey  # at runtime: FastAPI reads the annotations
+
+router = APIRouter(prefix="/v1", tags=["keys"])
+
+Admin = Annotated[ApiKey, Depends(require("keys.admin"))]
+
+
+class NewKey(BaseModel):
+    """The key to create."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    role: Literal["admin", "operator", "auditor", "agent"]
+
+
+@router.get("/keys", summary="Every API key (id, name, role, created, revoked)")
+async def list_keys(request: Request, key: Admin) -> dict[str, Any]:
+    keys = await run_in_threadpool(daemon_of(request).keys.list)
+    return {"keys": [k.to_json() for k in keys]}
+
+
+@router.post("/keys", status_code=201, summary="Create an API key; its token is shown once",
+             responses={201: {"description": "the key and its token"}})
+async def create_key(request: Request, body: NewKey, key: Admin) -> JSONResponse:
+    made, token = await run_in_threadpool(daemon_of(request).keys.create, body.name,
+                                          body.role)
+    return JSONResponse({**made.to_json(), "token": token}, status_code=201,
+                        headers={"Cache-Control": "no-store"})
+
+
+def _revoke(request: Request, key_id: str) -> dict[str, Any]:
+    keys = daemon_of(request).keys
+    found = [k for k in keys.list() if k.id == key_id]
+    if not found:
+        raise ApiError(404, "E_NOT_FOUND", f"no API key {key_id!r}")
+    target = found[0]
+    if target.revoked is not None:
+        return target.to_json()
+    if target.role == "admin" and not any(k.role == "admin" and k.revoked is None
+                                          and k.id != key_id for k in keys.list()):
+        raise ApiError(409, "E_CONFLICT", "this is the last active admin key; create another "
+                       "admin key first (or use `codor apikey revoke` on the daemon's host)")
+    return keys.revoke(key_id).to_json()
+
+
+@router.delete("/keys/{key_id}", summary="Revoke an API key (within seconds on every daemon)",
+               responses={404: {"description": "no such key"},
+                          409: {"description": "the last active admin key"}})
+async def revoke_key(request: Request, key: Admin,
+                     key_id: Annotated[str, Path(min_length=1, max_length=64)]
+                     ) -> dict[str, Any]:
+    return await run_in_threadpool(_revoke, request, key_id)
