@@ -31,6 +31,17 @@ class DaemonProc:
     output: list[str] = field(default_factory=list)
     drainer: threading.Thread | None = None
 
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def api(self, method: str, path: str, body: Any = None, token: str | None = None) -> Any:
+        """A JSON request with ``token`` (default: the first admin key); its JSON answer
+        (an :class:`AssertionError` for an error status)."""
+        status, data = self.call(method, path, token or self.admin, body)
+        assert status < 400, f"{method} {path}: {status} {data!r}"
+        return json.loads(data)
+
     def connection(self, timeout: float = 30.0) -> http.client.HTTPConnection:
         return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
 
@@ -67,11 +78,17 @@ class DaemonProc:
         return self.proc.returncode
 
 
+def _clean_environ() -> dict[str, str]:
+    """This process's environment without what would point the daemon elsewhere."""
+    return {k: v for k, v in os.environ.items()
+            if not k.startswith(("CODOR_URL", "CODOR_TOKEN", "CODOR_HOME", "CODOR_SERVE_"))}
+
+
 def start(workspace: Path, *args: str, env: dict[str, str] | None = None,
           timeout: float = 60.0) -> DaemonProc:
     proc = subprocess.Popen([CODOR, "serve", "-w", str(workspace), "--port", "0", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, **(env or {})})
+                            env={**_clean_environ(), **(env or {})})
     assert proc.stdout is not None
     output: list[str] = []
     first = proc.stdout.readline()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -220,12 +219,11 @@ def _export(args: argparse.Namespace, workspace: Workspace) -> int:
 
 def _write(path: Path, text: str) -> None:
     """Write via a temporary file and a rename: a reader never sees half a bundle."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    from codor.atomicfile import write_atomic
+
     try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
+        write_atomic(path, text.encode("utf-8"), mode=0o644)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise InputError(f"cannot write: {exc.strerror}", location=str(path)) from None
 
 

@@ -45,7 +45,6 @@ import re
 import shlex
 import shutil
 import sys
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -364,17 +363,9 @@ def _new_file_mode() -> int:
 
 
 def _write_atomically(target: Path, text: str, mode: int) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".codor-tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(text.encode("utf-8"))
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from codor.atomicfile import write_atomic
+
+    write_atomic(target, text.encode("utf-8"), mode=mode)
 
 
 def apply_plan(plan: Plan) -> Path | None:

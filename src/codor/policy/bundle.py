@@ -202,14 +202,11 @@ def materialize(policy_text: str, directory: str | os.PathLike[str]) -> Path:
     path = folder / f"{hashlib.sha256(data).hexdigest()}.yaml"
     if path.is_file() and not path.is_symlink() and path.read_bytes() == data:
         return path
-    tmp = folder / f".{path.name}.{os.getpid()}.tmp"
+    from codor.atomicfile import write_atomic
+
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.replace(tmp, path)
+        write_atomic(path, data)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise PolicyBundleError(f"cannot write the verified policy: {exc.strerror}",
                                 location=str(path)) from None
     return path

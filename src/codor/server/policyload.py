@@ -119,15 +119,12 @@ def bundle_ref(ref: str, settings: ServerSettings) -> str:
 
 def keep_pushed(data: bytes, settings: ServerSettings) -> Path:
     """Keep an applied bundle as ``.codor/policy.bundle.json`` (via a rename)."""
+    from codor.atomicfile import write_atomic
+
     target = settings.home / PUSHED_BUNDLE
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.replace(tmp, target)
+        write_atomic(target, data, mode=0o644)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise PolicyBundleError(f"cannot keep the bundle: {exc.strerror}",
                                 location=str(target)) from None
     return target

@@ -9,7 +9,6 @@ run. :func:`read_stats` reads the file back.
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import fcntl
 import json
@@ -233,13 +232,9 @@ def _add_stats(path: Path, run: dict[str, dict[str, int]]) -> None:
         data = {"format": STATS_FORMAT, "since": old.get("since", now), "updated": now,
                 "runs": int(old.get("runs", 0)) + 1, "sinks": totals,
                 "last_run": {"ended": now, "pid": os.getpid(), "sinks": run}}
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, path)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+        from codor.atomicfile import write_atomic
+
+        write_atomic(path, (json.dumps(data, indent=1, sort_keys=True) + "\n").encode(),
+                     durable=False)
     finally:
         os.close(lock_fd)  # releases the lock
