@@ -180,6 +180,13 @@ def test_the_sdk_decides_through_the_daemon(daemon: DaemonProcess, workspace: Pa
         secret = guard.decide("file.read", path="~/.ssh/id_rsa")
         assert secret.decision.decision == "deny"
         assert guard.kernel.engine.policy.sha256 == read.decision.policy
+        from codor.integrations.sdk import EnforcedAgent
+
+        agent = EnforcedAgent(guard)  # its report is verified by the daemon, which holds it
+        failed = agent.validate_claims("Created `docs/api.md`.")
+        assert failed.status == "failed" and "contradicted" in failed.reason
+        honest = agent.validate_claims("I read notes.txt; nothing else was changed.")
+        assert honest.status == "passed"
     mine = [r for r in ledger(workspace, 4) if r.get("session") == "s-sdk"]
     assert [r.get("decision", {}).get("decision") for r in mine if r["type"] == "decision"] \
         == ["allow", "deny"]

@@ -73,3 +73,23 @@ def test_cli_apikey_works_on_the_daemons_state_database(server: Server,
     with pytest.raises(SystemExit) as exit_:
         main(["apikey", "create", "--role", "root", "--name", "x", "-w", ws])
     assert exit_.value.code == 2
+
+
+def test_key_changes_are_recorded_in_the_ledger(server: Server) -> None:
+    from codor.evidence.events import EventRecord
+    from codor.evidence.records import record_from_bytes
+
+    made = server.post("/v1/keys", json={"name": "ci bot", "role": "agent"}).json()
+    assert server.client.delete(f"/v1/keys/{made['id']}",
+                                headers=server.headers()).status_code == 200
+    store = server.daemon.ledger.store
+    store.flush()
+    events = [r for r in (record_from_bytes(e.leaf) for e in store.entries(0, store.size())
+                          if e.leaf is not None) if isinstance(r, EventRecord)]
+    assert [(e.session, e.event, e.data["key"], e.data["role"]) for e in events] == [
+        ("codor-admin", "apikey.created", made["id"], "agent"),
+        ("codor-admin", "apikey.revoked", made["id"], "agent")]
+    assert events[0].data["by"].startswith("test admin (key ")
+    r = server.post("/v1/events", "agent", json={"type": "event", "session": "s1",
+                                                 "event": "apikey.created", "data": {}})
+    assert r.status_code == 400  # integrations cannot forge them

@@ -453,6 +453,17 @@ class RemoteKernel(Kernel):
                                                   "verification and was escalated for review"))
         return None
 
+    def verify_claims(self, session: str, report: str) -> dict[str, Any]:
+        """The daemon's verification of ``report`` against ``session`` (recorded there):
+        the report as JSON (``passed``, ``verdicts``, ``claims``, ``findings``...). Raises
+        :class:`RemoteUnavailable` when the daemon cannot answer."""
+        data = self._call("POST", "/v1/claims/verify", {"session": session, "report": report},
+                          "the report's verification")
+        if not isinstance(data, dict) or not isinstance(data.get("passed"), bool):
+            raise RemoteUnavailable(UNREACHABLE, "the CODOR daemon's answer is not a claims "
+                                    "report")
+        return data
+
     def close(self) -> None:
         if self._client is not None:
             self._client.close()

@@ -175,6 +175,8 @@ class EnforcedAgent:
             return ClaimsCheck("unverified", "the run returned no report text to verify",
                                report)
         kernel = self.guard.kernel
+        if getattr(kernel, "remote", False):
+            return self._validate_remotely(report)
         if kernel.ledger is None:
             return ClaimsCheck("unverified", "no ledger records this session (run `codor "
                                "init`): there is no evidence to check the report against",
@@ -192,6 +194,23 @@ class EnforcedAgent:
         result = record_verification(kernel, result)
         return ClaimsCheck("passed" if result.passed else "failed", summary_line(result),
                            report, result)
+
+    def _validate_remotely(self, report: str) -> ClaimsCheck:
+        """The daemon holds the evidence (``CODOR_URL``): it verifies and records; ``result``
+        stays ``None`` (the report is the daemon's, as JSON, in the reason's summary)."""
+        from codor.integrations.remote import RemoteKernel, RemoteUnavailable
+
+        kernel = self.guard.kernel
+        assert isinstance(kernel, RemoteKernel)
+        try:
+            data = kernel.verify_claims(self.guard.session, report)
+        except RemoteUnavailable as exc:
+            return ClaimsCheck("unverified", f"{exc.message} [{exc.rule}]", report)
+        verdicts = data.get("verdicts")
+        counts: dict[str, Any] = verdicts if isinstance(verdicts, dict) else {}
+        summary = ", ".join(f"{n} {v}" for v, n in sorted(counts.items()) if n)
+        return ClaimsCheck("passed" if data["passed"] else "failed",
+                           f"the daemon's verification: {summary or 'no claims'}", report)
 
     # -- internals ----------------------------------------------------------------------------
     def _before(self, task: Task, log: CallLog) -> None:

@@ -28,7 +28,8 @@ router = APIRouter(prefix="/v1", tags=["decisions"])
 
 _JSONL: Final = ("application/x-ndjson", "application/jsonl", "application/x-jsonlines")
 #: events only the daemon itself writes; no integration may report them
-_RESERVED_EVENTS: Final = ("claims.", "workspace.", "approval.", "session.", "policy.")
+_RESERVED_EVENTS: Final = ("claims.", "workspace.", "approval.", "session.", "policy.",
+                           "apikey.")
 _REPORTERS: Final = frozenset({"claude-code-harness", "codex-harness", "gemini-harness",
                                "mcp-gateway", "agent-claim"})
 

@@ -38,13 +38,30 @@ async def list_keys(request: Request, key: Admin) -> dict[str, Any]:
 @router.post("/keys", status_code=201, summary="Create an API key; its token is shown once",
              responses={201: {"description": "the key and its token"}})
 async def create_key(request: Request, body: NewKey, key: Admin) -> JSONResponse:
-    made, token = await run_in_threadpool(daemon_of(request).keys.create, body.name,
-                                          body.role)
+    made, token = await run_in_threadpool(_create, request, body, key)
     return JSONResponse({**made.to_json(), "token": token}, status_code=201,
                         headers={"Cache-Control": "no-store"})
 
 
-def _revoke(request: Request, key_id: str) -> dict[str, Any]:
+#: the ledger session of the daemon's own administration (key changes)
+ADMIN_SESSION = "codor-admin"
+
+
+def _audit(request: Request, event: str, subject: ApiKey, by: ApiKey) -> None:
+    """Key changes are evidence too: an event in the ``codor-admin`` session. If it cannot
+    be recorded the change stands (it is done) and the error reaches the caller."""
+    daemon_of(request).kernel.record_event(
+        ADMIN_SESSION, event, {"key": subject.id, "name": subject.name, "role": subject.role,
+                               "by": f"{by.name} (key {by.id})"})
+
+
+def _create(request: Request, body: NewKey, by: ApiKey) -> tuple[ApiKey, str]:
+    made, token = daemon_of(request).keys.create(body.name, body.role)
+    _audit(request, "apikey.created", made, by)
+    return made, token
+
+
+def _revoke(request: Request, key_id: str, by: ApiKey) -> dict[str, Any]:
     keys = daemon_of(request).keys
     found = [k for k in keys.list() if k.id == key_id]
     if not found:
@@ -56,7 +73,9 @@ def _revoke(request: Request, key_id: str) -> dict[str, Any]:
                                           and k.id != key_id for k in keys.list()):
         raise ApiError(409, "E_CONFLICT", "this is the last active admin key; create another "
                        "admin key first (or use `codor apikey revoke` on the daemon's host)")
-    return keys.revoke(key_id).to_json()
+    revoked = keys.revoke(key_id)
+    _audit(request, "apikey.revoked", revoked, by)
+    return revoked.to_json()
 
 
 @router.delete("/keys/{key_id}", summary="Revoke an API key (within seconds on every daemon)",
@@ -65,4 +84,4 @@ def _revoke(request: Request, key_id: str) -> dict[str, Any]:
 async def revoke_key(request: Request, key: Admin,
                      key_id: Annotated[str, Path(min_length=1, max_length=64)]
                      ) -> dict[str, Any]:
-    return await run_in_threadpool(_revoke, request, key_id)
+    return await run_in_threadpool(_revoke, request, key_id, key)
