@@ -64,3 +64,35 @@ def test_any_json_value_encodes_as_the_reference(value: Any) -> None:
             canonical_json(value)
         return
     assert canonical_json(value) == expected
+
+
+PLAIN = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | st.text(),
+    lambda inner: st.lists(inner, max_size=5) | st.tuples(inner, inner)
+    | st.dictionaries(st.text(alphabet=st.characters(max_codepoint=127)), inner, max_size=5),
+    max_leaves=30)
+
+
+@given(PLAIN)
+def test_the_fast_path_gives_the_reference_bytes(value: Any) -> None:
+    from codor.canonical import _plain, _reference
+
+    assert _plain(value)  # ASCII keys, no floats: what nearly every ledger record is
+    try:
+        expected = _reference(value)
+    except UnicodeEncodeError:
+        with pytest.raises(UnicodeEncodeError):
+            canonical_json(value)
+        return
+    assert canonical_json(value) == expected
+    assert canonical_json(value) == reference(json.loads(expected)).encode("utf-8")
+
+
+def test_values_the_fast_path_does_not_take() -> None:
+    from collections import OrderedDict
+
+    from codor.canonical import _plain
+
+    assert not _plain({"a": 1.5}) and not _plain({"é": 1}) and not _plain({1: 2})
+    assert not _plain([2**64]) and not _plain(OrderedDict(a=1))
+    assert canonical_json({"a": 1.0, "b": [2**70]}) == b'{"a":1,"b":[1180591620717411303424]}'

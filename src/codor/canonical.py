@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
+
+import orjson
 
 __all__ = ["canonical_json", "canonical_sha256"]
 
@@ -73,8 +75,45 @@ def _encode(value: Any, out: list[str]) -> None:
         raise TypeError(f"cannot canonicalise {type(value).__name__}")
 
 
+_I64_MIN: Final = -(2**63)
+_U64_MAX: Final = 2**64 - 1
+_SORTED: Final = orjson.OPT_SORT_KEYS
+
+
+def _plain(value: Any) -> bool:
+    """Whether orjson's sorted output of ``value`` is its canonical form: only dicts with
+    ASCII string keys (their sort order is the same in UTF-16 code units), lists, tuples,
+    strings, 64-bit integers, booleans and null — no floats (JCS writes them differently),
+    no other mappings."""
+    kind = type(value)
+    if kind is str or value is None or kind is bool:
+        return True
+    if kind is int:
+        return bool(_I64_MIN <= value <= _U64_MAX)
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str or not key.isascii() or not _plain(item):
+                return False
+        return True
+    if kind is list or kind is tuple:
+        return all(_plain(item) for item in value)
+    return False
+
+
 def canonical_json(value: Any) -> bytes:
-    """Serialise ``value`` as RFC 8785 canonical JSON (UTF-8 bytes)."""
+    """Serialise ``value`` as RFC 8785 canonical JSON (UTF-8 bytes). Plain values (see
+    :func:`_plain`; nearly every record) go through orjson, whose string escapes are JCS's;
+    anything else — floats, non-ASCII keys, other mappings, a lone surrogate — through the
+    reference encoder below. Both give the same bytes (a property test holds them to it)."""
+    if _plain(value):
+        try:
+            return orjson.dumps(value, option=_SORTED)
+        except orjson.JSONEncodeError:
+            pass  # a lone surrogate: the reference encoder says what is wrong
+    return _reference(value)
+
+
+def _reference(value: Any) -> bytes:
     out: list[str] = []
     _encode(value, out)
     return "".join(out).encode("utf-8")
