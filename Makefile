@@ -57,6 +57,7 @@ bench: install
 	$(PY) benchmarks/hooks.py
 	$(PY) benchmarks/gateway.py
 	$(PY) benchmarks/claims.py
+	$(PY) benchmarks/tokens.py
 	$(PY) benchmarks/server.py --soak 300
 
 clean:

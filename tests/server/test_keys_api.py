@@ -93,3 +93,6 @@ def test_key_changes_are_recorded_in_the_ledger(server: Server) -> None:
     r = server.post("/v1/events", "agent", json={"type": "event", "session": "s1",
                                                  "event": "apikey.created", "data": {}})
     assert r.status_code == 400  # integrations cannot forge them
+    r = server.post("/v1/events", "agent", json={"type": "event", "session": "codor-admin",
+                                                 "event": "agent.stopped", "data": {}})
+    assert r.status_code == 400 and r.json()["error"]["location"] == "session"

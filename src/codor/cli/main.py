@@ -230,6 +230,12 @@ def build_parser() -> argparse.ArgumentParser:
     csub.add_parser("patterns", help="list the fabrication patterns and their severities")
     csub.add_parser("schema", help="print the JSON Schema of structured claims")
 
+    # -- codor token (codor.cli.token): capability tokens --
+    from codor.cli.token import add_token_parser
+
+    add_token_parser(sub, _Parser)
+    # -- end codor token --
+
     daemon_p = sub.add_parser("serve", help="the daemon: HTTP API, approvals, dashboard")
     _add_policy_args(daemon_p)
     daemon_p.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
@@ -277,6 +283,46 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--approval-wait", type=float, default=60.0, metavar="S",
                       help="how long the approval step waits for a person (default 60)")
     # -- end codor demo --
+
+    # -- codor agent (codor.cli.agent): the agent registry, in the daemon's state database --
+    agent_p = sub.add_parser("agent", help="register, list, show, pause, resume, stop, export or "
+                                           "import agents")
+    agsub = agent_p.add_subparsers(dest="agent_command", parser_class=_Parser, required=True)
+    agreg = agsub.add_parser("register", help="register an agent (status: registered)")
+    agreg.add_argument("id")
+    agreg.add_argument("--role", required=True,
+                       choices=("coder", "reviewer", "tester", "orchestrator", "tool", "custom"))
+    agreg.add_argument("--owner", default=None, help="who answers for it (default: you)")
+    agreg.add_argument("--capability", "-c", action="append", metavar="CAP",
+                       help="a capability (repeat, or separate with commas)")
+    aglist = agsub.add_parser("list", help="every agent (optionally of one status or role)")
+    aglist.add_argument("--status", default=None)
+    aglist.add_argument("--role", default=None)
+    aglist.add_argument("--json", action="store_true")
+    agshow = agsub.add_parser("show", help="one agent")
+    agshow.add_argument("id")
+    agshow.add_argument("--json", action="store_true")
+    agverbs = []
+    for verb, text in (("pause", "ready or running -> paused"),
+                       ("resume", "paused -> the status it was paused from"),
+                       ("stop", "-> stopping -> stopped")):
+        p = agsub.add_parser(verb, help=text)
+        p.add_argument("id")
+        p.add_argument("--expect-version", type=int, default=None, metavar="N",
+                       help="refuse unless the agent is still at version N")
+        p.add_argument("--reason", default=None, help="why (recorded in the ledger)")
+        agverbs.append(p)
+    agexp = agsub.add_parser("export", help="write every agent as JSON to FILE (- for stdout)")
+    agexp.add_argument("file")
+    agimp = agsub.add_parser("import", help="register the agents of an export (FILE or -)")
+    agimp.add_argument("file")
+    agimp.add_argument("--replace", action="store_true",
+                       help="overwrite agents already registered (refused otherwise)")
+    for p in (agreg, aglist, agshow, *agverbs, agexp, agimp):
+        p.add_argument("--workspace", "-w", default=None)
+        p.add_argument("--state", default=None,
+                       help="the state database (default: as `codor serve` finds it)")
+    # -- end codor agent --
 
     imp = psub.add_parser("import", help="translate another engine's policy into CODOR's")
     imp.add_argument("source_format", choices=("clawdstrike",))
@@ -326,10 +372,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             from codor.cli.serve import run_serve
 
             return run_serve(args)
+        if args.command == "token":  # codor token (codor.cli.token)
+            from codor.cli.token import run_token
+
+            return run_token(args)
         if args.command == "apikey":  # codor apikey (codor.cli.apikey)
             from codor.cli.apikey import run_apikey
 
             return run_apikey(args)
+        if args.command == "agent":  # codor agent (codor.cli.agent)
+            from codor.cli.agent import run_agent
+
+            return run_agent(args)
         if args.command == "demo":  # codor demo (codor.cli.demo)
             from codor.cli.demo import run_demo
 

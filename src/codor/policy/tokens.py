@@ -8,6 +8,21 @@ Claims: ``id`` (random nonce), ``iss`` (issuer key id), ``sub`` (agent id), ``sa
 (optional binding), ``kinds`` (kind patterns), ``paths`` (globs; optional), ``nbf``, ``exp``
 (unix seconds) and ``uses`` (maximum number of uses). Each use is counted; a token id seen with
 different claims is a replay and is refused.
+
+**Delegation** (:func:`delegate`) only attenuates. A child token carries ``parent`` (the parent's
+id) and ``proof`` (the parent token itself, whose own ``proof`` carries the grandparent, up to
+:data:`MAX_DEPTH` links), so a verifier checks the whole chain without a database: every link's
+signature is checked against the trusted issuers, and every child must be covered by its parent
+(:func:`attenuation_error`) in each dimension — kinds, paths, sandbox, time window and uses. A use
+of a child also consumes one use of every ancestor, so a parent's ``uses`` bounds its whole
+tree; a revoked or expired ancestor invalidates every descendant.
+
+**Revocation** (:class:`RevocationList`) is an in-memory set of token ids, checked in O(1) per
+link; :mod:`codor.policy.tokenstore` persists it (and use counts) in the state database.
+
+**Validation cost**: the verifier caches each verified token string (bounded LRU), so only the
+first sight of a token pays for Ed25519 verification; a repeat is a dict lookup plus the time,
+revocation, scope and use-count checks.
 """
 
 from __future__ import annotations
@@ -18,7 +33,9 @@ import hashlib
 import json
 import secrets
 import threading
-from collections.abc import Mapping, Sequence
+import time
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -32,17 +49,26 @@ from codor.policy.guards.base import EvalContext
 from codor.policy.patterns import GlobSet
 
 __all__ = [
+    "MAX_DEPTH",
     "PREFIX",
     "MemoryUseCounter",
+    "RevocationList",
     "TokenCheck",
     "TokenClaims",
     "TokenVerifier",
     "UseCounter",
+    "attenuation_error",
+    "delegate",
     "issue_token",
     "key_id",
+    "kind_covered",
+    "path_covered",
+    "read_claims",
 ]
 
 PREFIX = "codor-cap.v1."
+#: the longest delegation chain a verifier accepts (the root token plus 7 delegations)
+MAX_DEPTH = 8
 
 
 def _b64(data: bytes) -> str:
@@ -72,6 +98,10 @@ class TokenClaims:
     exp: float
     uses: int
     sandbox: str | None = None
+    #: the parent token's id (delegated tokens only)
+    parent: str | None = None
+    #: the parent token itself (delegated tokens only): the proof that this token attenuates it
+    proof: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -80,6 +110,10 @@ class TokenClaims:
         }
         if self.sandbox is not None:
             out["sandbox"] = self.sandbox
+        if self.parent is not None:
+            out["parent"] = self.parent
+        if self.proof is not None:
+            out["proof"] = self.proof
         return out
 
     @classmethod
@@ -96,9 +130,35 @@ class TokenClaims:
                 kinds=tuple(str(k) for k in kinds), paths=tuple(str(p) for p in paths),
                 nbf=float(data["nbf"]), exp=float(data["exp"]), uses=int(data["uses"]),
                 sandbox=None if data.get("sandbox") is None else str(data["sandbox"]),
+                parent=None if data.get("parent") is None else str(data["parent"]),
+                proof=None if data.get("proof") is None else str(data["proof"]),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise TokenError(f"malformed token claims: {exc}") from None
+
+
+def _sign(private_key: Ed25519PrivateKey, claims: TokenClaims) -> str:
+    body = canonical_json(claims.to_json())
+    return PREFIX + _b64(body) + "." + _b64(private_key.sign(body))
+
+
+def _split(token: str) -> tuple[bytes, bytes, TokenClaims]:
+    """Body, signature and claims of ``token`` (the signature is *not* checked here)."""
+    if not token.startswith(PREFIX) or token.count(".") != 3:
+        raise TokenError("not a CODOR capability token")
+    body_b64, sig_b64 = token[len(PREFIX):].split(".")
+    try:
+        body, sig = _unb64(body_b64), _unb64(sig_b64)
+        claims = TokenClaims.from_json(json.loads(body))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise TokenError(f"malformed token: {exc}") from None
+    return body, sig, claims
+
+
+def read_claims(token: str) -> TokenClaims:
+    """The claims of ``token`` without checking its signature (for display, revocation by
+    token text and delegation; a verifier checks everything again)."""
+    return _split(token)[2]
 
 
 def issue_token(
@@ -120,8 +180,207 @@ def issue_token(
         kinds=tuple(kinds), paths=tuple(paths), nbf=now, exp=now + ttl, uses=uses,
         sandbox=sandbox,
     )
-    body = canonical_json(claims.to_json())
-    return PREFIX + _b64(body) + "." + _b64(private_key.sign(body))
+    return _sign(private_key, claims)
+
+
+# -- attenuation ---------------------------------------------------------------------------
+#
+# A child scope must be *provably* inside its parent's, by a conservative syntactic check;
+# when the check is unsure it refuses. Kinds (fnmatch patterns):
+#
+# * a child kind equal to a parent kind, or any child kind under a parent ``*``, is covered;
+# * a literal child kind (no ``*?[]``) is covered when a parent pattern matches it;
+# * under a parent ``P*`` (``P`` literal) a child pattern is covered when its literal prefix
+#   (the text before its first metacharacter) starts with ``P``.
+#
+# Paths (CODOR globs, compared in their absolute forms with the workspace and home left
+# symbolic, so ``src/**`` and ``src/a/**`` compare but ``src/**`` never covers ``/abs/...``):
+#
+# * a child glob equal to a parent glob, or any glob under a parent ``/**`` (or ``**``), is
+#   covered;
+# * under a parent tree ``L/**`` (``L`` literal) a child is covered when it is ``L`` or its
+#   literal prefix starts with ``L/`` (everything it can match lies in the tree);
+# * under a parent ``**/D/**`` (``D`` literal) a child is covered when its literal prefix
+#   contains ``/D/``;
+# * a literal child glob (one path) is covered when a parent glob matches it;
+# * anything else — a child with ``.``/``..`` segments, an unlimited child (no paths) under a
+#   path-limited parent — is refused.
+
+_META = frozenset("*?[]{}\\")
+_SYMBOLIC = "@codor-"
+_WS, _HOME = "/@codor-workspace", "/@codor-home"
+
+
+def _literal_prefix(pattern: str) -> str:
+    for i, ch in enumerate(pattern):
+        if ch in _META:
+            return pattern[:i]
+    return pattern
+
+
+def _is_literal(pattern: str) -> bool:
+    return not any(ch in _META for ch in pattern)
+
+
+def kind_covered(child: str, parents: Sequence[str]) -> bool:
+    """Whether every action kind the pattern ``child`` matches is matched by ``parents``."""
+    for p in parents:
+        if p in (child, "*"):
+            return True
+        if _is_literal(child) and fnmatch.fnmatchcase(child, p):
+            return True
+        if p.endswith("*") and _is_literal(p[:-1]) and _literal_prefix(child).startswith(p[:-1]):
+            return True
+    return False
+
+
+def _expand(pattern: str) -> str | None:
+    from codor.errors import PolicyPatternError
+    from codor.policy.patterns import expand_glob
+
+    if _SYMBOLIC in pattern:
+        return None
+    try:
+        full = expand_glob(pattern, workspace=_WS, home=_HOME)
+    except PolicyPatternError:
+        return None
+    if any(seg in (".", "..") for seg in full.split("/")):
+        return None
+    return full
+
+
+def path_covered(child: str, parents: Sequence[str]) -> bool:
+    """Whether every path the glob ``child`` matches is matched by a glob of ``parents``."""
+    c = _expand(child)
+    if c is None:
+        return False
+    prefix = _literal_prefix(c)
+    for p in parents:
+        pe = _expand(p)
+        if pe is None:
+            continue
+        if pe == c or pe in ("/**", "**/**"):
+            return True
+        if pe.endswith("/**"):
+            tree = pe[:-3]
+            if tree.startswith("/") and _is_literal(tree) and (
+                    c == tree or prefix.startswith(tree + "/")):
+                return True
+            if tree.startswith("**/") and _is_literal(tree[3:]) and tree[3:] and \
+                    f"/{tree[3:]}/" in prefix:
+                return True
+        if _is_literal(c) and c.startswith("/"):
+            try:
+                if GlobSet([pe]).matches(c):
+                    return True
+            except ValueError:
+                continue
+    return False
+
+
+def attenuation_error(parent: TokenClaims, child: TokenClaims) -> str | None:
+    """Why ``child`` is not a valid attenuation of ``parent``, or ``None`` when it is."""
+    if child.parent != parent.id:
+        return "the child token names another parent"
+    if parent.sandbox is not None and child.sandbox != parent.sandbox:
+        return "a child token cannot change or drop its parent's sandbox"
+    for k in child.kinds:
+        if not kind_covered(k, parent.kinds):
+            return f"kind {k!r} exceeds the parent's kinds {list(parent.kinds)}"
+    if parent.paths:
+        if not child.paths:
+            return "a child of a path-limited token must be path-limited too"
+        for path in child.paths:
+            if not path_covered(path, parent.paths):
+                return f"path {path!r} is not provably within the parent's paths " \
+                       f"{list(parent.paths)}"
+    if child.nbf < parent.nbf:
+        return "the child token starts before its parent"
+    if child.exp > parent.exp:
+        return "the child token outlives its parent"
+    if child.uses > parent.uses:
+        return f"the child token has more uses ({child.uses}) than its parent ({parent.uses})"
+    return None
+
+
+def _depth(token: str) -> int:
+    depth = 0
+    proof: str | None = token
+    while proof is not None:
+        depth += 1
+        if depth > MAX_DEPTH:
+            break
+        proof = read_claims(proof).proof
+    return depth
+
+
+def delegate(
+    parent_token: str,
+    key: Ed25519PrivateKey,
+    *,
+    kinds: Sequence[str] | None = None,
+    paths: Sequence[str] | None = None,
+    exp: float | None = None,
+    uses: int | None = None,
+    sub: str | None = None,
+    sandbox: str | None = None,
+    now: float | None = None,
+) -> str:
+    """A child of ``parent_token`` signed by ``key`` (a trusted issuer's key), with each scope
+    narrowed or inherited (``None``): kinds, paths, expiry, uses, agent (``sub``) and sandbox.
+    Raises :class:`TokenError` when the child would exceed its parent in any dimension, when
+    the parent has expired or when the chain would be longer than :data:`MAX_DEPTH`."""
+    parent = read_claims(parent_token)
+    if _depth(parent_token) >= MAX_DEPTH:
+        raise TokenError(f"delegation refused: chains are limited to {MAX_DEPTH} tokens")
+    t = time.time() if now is None else now
+    if t >= parent.exp:
+        raise TokenError("delegation refused: the parent token has expired")
+    child = TokenClaims(
+        id=secrets.token_hex(16), iss=key_id(key.public_key()),
+        sub=parent.sub if sub is None else sub,
+        kinds=parent.kinds if kinds is None else tuple(kinds),
+        paths=parent.paths if paths is None else tuple(paths),
+        nbf=max(t, parent.nbf), exp=parent.exp if exp is None else float(exp),
+        uses=parent.uses if uses is None else int(uses),
+        sandbox=parent.sandbox if sandbox is None else sandbox,
+        parent=parent.id, proof=parent_token,
+    )
+    if child.uses < 1:
+        raise TokenError("delegation refused: a token needs uses >= 1")
+    if child.exp <= t:
+        raise TokenError("delegation refused: the child token would already be expired")
+    error = attenuation_error(parent, child)
+    if error is not None:
+        raise TokenError(f"delegation refused: {error}")
+    return _sign(key, child)
+
+
+class RevocationList:
+    """Revoked token ids, in memory (O(1) per lookup). Revoking a token revokes every token
+    delegated from it. :class:`codor.policy.tokenstore.StateRevocationList` persists it."""
+
+    def __init__(self, ids: Iterable[str] = ()) -> None:
+        self._ids: set[str] = set(ids)
+        self._lock = threading.Lock()
+
+    def revoke(self, token_id: str, reason: str = "") -> None:
+        with self._lock:
+            self._ids.add(token_id)
+
+    def is_revoked(self, token_id: str) -> bool:
+        return token_id in self._ids
+
+    def any_revoked(self, ids: Sequence[str]) -> str | None:
+        """The first id of ``ids`` that is revoked, or ``None``."""
+        revoked = self._ids
+        for i in ids:
+            if i in revoked:
+                return i
+        return None
+
+    def __len__(self) -> int:
+        return len(self._ids)
 
 
 class UseCounter(Protocol):
@@ -157,35 +416,54 @@ class TokenCheck:
     token_id: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class _Parsed:
+    claims: TokenClaims
+    digest: str
+    globs: GlobSet
+    #: (id, claims digest, max uses) of the token and then of each ancestor
+    chain: tuple[tuple[str, str, int], ...]
+    ids: tuple[str, ...]
+    kinds: dict[str, bool]  # memo: action kind -> covered
+
+
 class TokenVerifier:
-    """Verifies tokens against trusted issuer keys, scope, binding, time and use count."""
+    """Verifies tokens against trusted issuer keys, scope, binding, time, revocation and use
+    count — for a delegated token, along its whole chain.
+
+    Verified token strings are cached (an LRU of ``cache_size`` entries), so a token's
+    signatures are checked once; the time window, revocation, scope and uses are checked at
+    every use."""
 
     def __init__(
         self,
         issuers: Sequence[Ed25519PublicKey],
         *,
         counter: UseCounter | None = None,
+        revocations: RevocationList | None = None,
         workspace: str = "/",
         home: str = "/",
+        cache_size: int = 4096,
     ) -> None:
         self._keys = {key_id(k): k for k in issuers}
         self._counter: UseCounter = counter or MemoryUseCounter()
+        self.revocations = revocations if revocations is not None else RevocationList()
         self._workspace, self._home = workspace, home
-        self._parsed: dict[str, tuple[TokenClaims, str, GlobSet]] = {}
+        self._parsed: OrderedDict[str, _Parsed] = OrderedDict()
+        self._cache_size = max(1, cache_size)
         self._lock = threading.Lock()
 
-    def _parse(self, token: str) -> tuple[TokenClaims, str, GlobSet]:
+    def _parse(self, token: str, depth: int = 1) -> _Parsed:
         cached = self._parsed.get(token)
         if cached is not None:
+            try:  # noqa: SIM105 (a try is cheaper than contextlib.suppress on the hot path)
+                self._parsed.move_to_end(token)
+            except KeyError:  # evicted by another thread meanwhile
+                pass
             return cached
-        if not token.startswith(PREFIX) or token.count(".") != 3:
-            raise TokenError("not a CODOR capability token")
-        body_b64, sig_b64 = token[len(PREFIX):].split(".")
-        try:
-            body, sig = _unb64(body_b64), _unb64(sig_b64)
-            claims = TokenClaims.from_json(json.loads(body))
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise TokenError(f"malformed token: {exc}") from None
+        if depth > MAX_DEPTH:
+            raise TokenError(f"delegation chain longer than {MAX_DEPTH} tokens")
+        body, sig, claims = _split(token)
         key = self._keys.get(claims.iss)
         if key is None:
             raise TokenError("token issuer is not trusted")
@@ -193,33 +471,69 @@ class TokenVerifier:
             key.verify(sig, body)
         except InvalidSignature:
             raise TokenError("token signature is invalid") from None
+        digest = hashlib.sha256(body).hexdigest()
+        link = ((claims.id, digest, claims.uses),)
+        if claims.proof is not None or claims.parent is not None:
+            if claims.proof is None:
+                raise TokenError("delegated token carries no proof of its parent")
+            try:
+                parent = self._parse(claims.proof, depth + 1)
+            except TokenError as exc:
+                raise TokenError(f"parent token: {exc.message}") from None
+            error = attenuation_error(parent.claims, claims)
+            if error is not None:
+                raise TokenError(f"token exceeds its parent: {error}")
+            chain = link + parent.chain
+        else:
+            chain = link
         globs = GlobSet(claims.paths, workspace=self._workspace, home=self._home)
-        parsed = (claims, hashlib.sha256(body).hexdigest(), globs)
+        parsed = _Parsed(claims, digest, globs, chain, tuple(c[0] for c in chain), {})
         with self._lock:
-            if len(self._parsed) > 4096:
-                self._parsed.clear()
+            while len(self._parsed) >= self._cache_size:
+                self._parsed.popitem(last=False)
             self._parsed[token] = parsed
         return parsed
 
+    def verify(self, token: str) -> TokenClaims:
+        """The claims of ``token`` once its signatures and delegation chain are checked and
+        none of its chain is revoked (time, scope and uses are judged by :meth:`check`)."""
+        parsed = self._parse(token)
+        revoked = self.revocations.any_revoked(parsed.ids)
+        if revoked is not None:
+            raise TokenError("token revoked" if revoked == parsed.claims.id
+                             else "a parent token was revoked")
+        return parsed.claims
+
     def check(self, token: str, action: Action, ctx: EvalContext) -> TokenCheck:
         """Judge ``token`` for ``action`` at the evaluation's single time snapshot
-        (``ctx.now``); a valid answer consumes one use."""
+        (``ctx.now``); a valid answer consumes one use of the token and of each ancestor."""
         try:
-            claims, digest, globs = self._parse(token)
+            parsed = self._parse(token)
         except TokenError as exc:
             return TokenCheck(False, exc.message)
+        claims = parsed.claims
         now = ctx.now
         if now < claims.nbf:
             return TokenCheck(False, "token not yet valid", claims.id)
         if now >= claims.exp:
             return TokenCheck(False, "token expired", claims.id)
+        revoked = self.revocations.any_revoked(parsed.ids)
+        if revoked is not None:
+            return TokenCheck(False, "token revoked" if revoked == claims.id
+                              else "a parent token was revoked", claims.id)
         agent = action.agent.id if action.agent else None
         if agent != claims.sub:
             return TokenCheck(False, "token is bound to another agent", claims.id)
         if claims.sandbox is not None and action.meta.get("sandbox") != claims.sandbox:
             return TokenCheck(False, "token is bound to another sandbox", claims.id)
-        if not any(fnmatch.fnmatchcase(action.kind, k) for k in claims.kinds):
-            return TokenCheck(False, f"token does not cover {action.kind}", claims.id)
+        kind = action.kind
+        covered = parsed.kinds.get(kind)
+        if covered is None:
+            covered = any(fnmatch.fnmatchcase(kind, k) for k in claims.kinds)
+            if len(parsed.kinds) < 64:
+                parsed.kinds[kind] = covered
+        if not covered:
+            return TokenCheck(False, f"token does not cover {kind}", claims.id)
         if claims.paths:
             if action.path is None:
                 return TokenCheck(False, "token is limited to paths; action has none", claims.id)
@@ -227,8 +541,12 @@ class TokenVerifier:
                 forms = ctx.forms(action.path, action.cwd)
             except ValueError:
                 return TokenCheck(False, "invalid path", claims.id)
+            globs = parsed.globs
             if not all(globs.matches(f) for f in forms):
                 return TokenCheck(False, "path outside the token's scope", claims.id)
-        if not self._counter.consume(claims.id, digest, claims.uses):
-            return TokenCheck(False, "token uses exhausted or replayed", claims.id)
+        counter = self._counter
+        for n, (tid, digest, uses) in enumerate(parsed.chain):
+            if not counter.consume(tid, digest, uses):
+                return TokenCheck(False, "token uses exhausted or replayed" if n == 0 else
+                                  "a parent token's uses are exhausted or replayed", claims.id)
         return TokenCheck(True, "valid capability token", claims.id)

@@ -21,6 +21,7 @@ Permission = Literal[
     "approvals.decide",  # approve / deny
     "policy.write",      # PUT /v1/policy, reload
     "keys.admin",        # create, list, revoke API keys
+    "agents.admin",      # register, pause, resume, stop agents (the registry)
     "metrics",           # GET /metrics
 ]
 PERMISSIONS: Final[tuple[str, ...]] = get_args(Permission)

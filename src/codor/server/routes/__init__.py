@@ -9,6 +9,7 @@ __all__ = ["ROUTERS"]
 
 
 def ROUTERS() -> list[APIRouter]:
+    import codor.server.routes.agents as agents_api  # the agent registry
     import codor.server.routes.claims as claims_api  # the read/admin API: ledger ... keys
     import codor.server.routes.keys as keys_api
     import codor.server.routes.ledger as ledger_api
@@ -18,4 +19,4 @@ def ROUTERS() -> list[APIRouter]:
 
     return [health.router, check.router, stream.router, stop.router, approvals.router,
             ledger_api.router, sessions_api.router, claims_api.router, policy_api.router,
-            keys_api.router]
+            keys_api.router, agents_api.router]

@@ -30,6 +30,8 @@ _JSONL: Final = ("application/x-ndjson", "application/jsonl", "application/x-jso
 #: events only the daemon itself writes; no integration may report them
 _RESERVED_EVENTS: Final = ("claims.", "workspace.", "approval.", "session.", "policy.",
                            "apikey.")
+#: the session of the daemon's administration (API keys, the agent registry)
+_ADMIN_SESSION: Final = "codor-admin"
 _REPORTERS: Final = frozenset({"claude-code-harness", "codex-harness", "gemini-harness",
                                "mcp-gateway", "agent-claim"})
 
@@ -240,6 +242,9 @@ def _event(request: Request, body: bytes) -> dict[str, Any]:
                              location="event")
         if not isinstance(session, str) or not session:
             raise InputError("must name the session", location="session")
+        if session == _ADMIN_SESSION:
+            raise InputError(f"{session!r} holds the daemon's own administration records",
+                             location="session")
         if not isinstance(payload, dict):
             raise InputError("must be a JSON object", location="data")
         try:
