@@ -149,9 +149,16 @@ def page(browser: Any) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
-def screenshots() -> Path:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    return SCREENSHOTS
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the pages are photographed: the README's docs/screenshots/ with
+    ``CODOR_UPDATE_SCREENSHOTS=1`` (how they are made), else a temporary directory, so a test
+    run leaves the work tree clean."""
+    import os
+
+    if os.environ.get("CODOR_UPDATE_SCREENSHOTS") == "1":
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        return SCREENSHOTS
+    return tmp_path_factory.mktemp("screenshots")
 
 
 __all__ = ["CHROMIUM", "LiveDaemon"]
