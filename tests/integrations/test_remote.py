@@ -192,3 +192,29 @@ def test_the_sdk_decides_through_the_daemon(daemon: DaemonProcess, workspace: Pa
         == ["allow", "deny"]
     outcome = next(r for r in mine if r["type"] == "outcome")
     assert outcome["observer"] == "agent-claim" and outcome["action_index"] == read.index
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:99999", "http://h:abc", "http://a..b:80",
+                                 "ftp://127.0.0.1/"])
+def test_a_bad_codor_url_is_a_deny_not_a_traceback(url: str, workspace: Path) -> None:
+    from codor.integrations.remote import RemoteKernel
+    from codor.model import Action
+
+    kernel = RemoteKernel(url, "codor_x", workspace=str(workspace))
+    decision, index = kernel.decide_and_index(Action.create("file.read", path="a"))
+    assert (decision.decision, decision.reasons[0].rule, index) == (
+        "deny", "daemon.unreachable", None)
+
+
+def test_an_unreadable_token_file_is_not_used(workspace: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from codor.integrations.remote import read_token
+
+    monkeypatch.delenv("CODOR_TOKEN", raising=False)
+    token = workspace / ".codor" / "token"
+    token.write_bytes(b"\xff\xfe not utf-8\n")
+    token.chmod(0o600)
+    monkeypatch.setenv("CODOR_TOKEN_FILE", str(token))
+    assert read_token(str(workspace)) is None
+    token.write_text("codor_abc\n")
+    assert read_token(str(workspace)) == "codor_abc"

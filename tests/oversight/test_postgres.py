@@ -1,7 +1,7 @@
 """Two approvals queues sharing one PostgreSQL state database (as two daemons sharing a
 PostgreSQL ledger do): each sees the other's approvals, a wait in one returns when the other
 answers, a claims escalation is noted once. The throwaway server comes from
-tests/ledger/pgserver.py; without PostgreSQL binaries the module is skipped."""
+tests/ledger/pgserver.py (`make test` installs PostgreSQL; without it the tests fail)."""
 
 from __future__ import annotations
 
@@ -40,6 +40,7 @@ def test_two_queues_on_one_postgres_state(pg: Any, make_rig: Callable[..., Rig])
     waiter = threading.Thread(target=lambda: got.append(one.wait(aid, 10)))
     waiter.start()
     time.sleep(0.3)
+    assert waiter.is_alive()  # it is waiting, not answered early
     t0 = time.monotonic()
     two.decide(aid, approved=True, identity="alice@b", comment="via b")
     waiter.join(5)

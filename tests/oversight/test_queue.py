@@ -75,20 +75,28 @@ def test_deciding_twice_conflicts_and_unknown_ids_are_not_found(make_rig: RigFac
         rig.queue.decide(aid, approved=True, identity=" ", comment=None)
 
 
+def answer_when_pending(rig: Rig, *, approved: bool, identity: str, comment: str,
+                        decided: list[str] | None = None) -> None:
+    """A person: answers the first pending approval as soon as one appears (5 s at most)."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        pending = rig.queue.list("pending")
+        if pending:
+            rig.queue.decide(pending[0].id, approved=approved, identity=identity,
+                             comment=comment)
+            if decided is not None:
+                decided.append(pending[0].id)
+            return
+        time.sleep(0.02)
+
+
 def test_a_waiting_ask_returns_allow_when_a_person_approves(make_rig: RigFactory) -> None:
     rig = make_rig(wait_s=10.0)
     decided: list[str] = []
 
     def person() -> None:
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            pending = rig.queue.list("pending")
-            if pending:
-                rig.queue.decide(pending[0].id, approved=True, identity="alice",
-                                 comment="ok")
-                decided.append(pending[0].id)
-                return
-            time.sleep(0.02)
+        answer_when_pending(rig, approved=True, identity="alice", comment="ok",
+                            decided=decided)
 
     thread = threading.Thread(target=person)
     thread.start()
@@ -106,9 +114,7 @@ def test_a_denial_while_waiting_returns_deny(make_rig: RigFactory) -> None:
     rig = make_rig(wait_s=10.0)
 
     def person() -> None:
-        time.sleep(0.2)
-        rig.queue.decide(rig.queue.list("pending")[0].id, approved=False, identity="bob",
-                         comment="not today")
+        answer_when_pending(rig, approved=False, identity="bob", comment="not today")
 
     thread = threading.Thread(target=person)
     thread.start()
@@ -331,3 +337,16 @@ def test_bad_settings_are_refused(make_rig: RigFactory) -> None:
         rig.queue.decide(extra["approval"]["id"], approved=True, identity="a",
                          comment="x" * 2001)
     assert AgentKey().role == "agent"
+
+
+def test_an_unreadable_history_is_never_settled_automatically(make_rig: RigFactory) -> None:
+    rig = make_rig()
+    action = Action.create("command.exec", command="echo hi", session="s2")
+    decision, index = rig.kernel.decide_and_index(action)
+    assert rig.queue.assess(action, decision, index).level == "auto"
+    assert rig.kernel.ledger is not None
+    rig.kernel.ledger.store.close()  # the ledger can no longer be read
+    rig.opened.remove(rig.kernel)  # (so the rig does not flush it at the end)
+    rig.kernel.engine.close()
+    risk = rig.queue.assess(action, decision, index)
+    assert risk.level == "review" and risk.reasons[-1] == "session history unavailable -> review"

@@ -181,6 +181,21 @@ def test_chains_are_bounded() -> None:
         delegate(token, KEY, now=T0)
 
 
+def test_a_hand_signed_chain_past_the_limit_is_refused_even_with_its_parent_cached() -> None:
+    token = root()
+    for _ in range(tokens.MAX_DEPTH - 1):
+        token = delegate(token, KEY, now=T0)
+    last = read_claims(token)
+    deeper = tokens._sign(KEY, TokenClaims(**{**last.to_json(), "id": "d" * 32,
+                                              "parent": last.id, "proof": token}))
+    fresh = verifier().check(deeper, act(), ctx())
+    assert not fresh.valid and "longer than" in fresh.reason
+    warm = verifier()
+    assert warm.check(token, act(), ctx()).valid  # the parent is now verified and cached
+    again = warm.check(deeper, act(), ctx())
+    assert not again.valid and "longer than" in again.reason
+
+
 # -- expiry, revocation, uses ---------------------------------------------------------------
 
 

@@ -42,6 +42,7 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from codor.kernel import Kernel
@@ -79,6 +80,13 @@ def remote_url() -> str | None:
     return url or None
 
 
+def _home(workspace: str) -> Path:
+    """The workspace's CODOR home (``$CODOR_HOME`` or ``.codor/``), as everywhere else."""
+    from codor.integrations.context import codor_home
+
+    return codor_home(Path(workspace))
+
+
 def read_token(workspace: str | None = None) -> str | None:
     """The API key: ``CODOR_TOKEN``, else the first line of ``CODOR_TOKEN_FILE`` or
     ``<workspace>/.codor/token`` when that is a regular file of mode 0600 or stricter."""
@@ -86,7 +94,7 @@ def read_token(workspace: str | None = None) -> str | None:
     if token:
         return token
     path = os.environ.get("CODOR_TOKEN_FILE") or (
-        os.path.join(workspace, ".codor", "token") if workspace else None)
+        str(_home(workspace) / "token") if workspace else None)
     if not path:
         return None
     try:
@@ -95,12 +103,19 @@ def read_token(workspace: str | None = None) -> str | None:
         return None
     try:
         st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or st.st_mode & 0o077:
+        if not stat.S_ISREG(st.st_mode):
+            sys.stderr.write(f"codor: {path} is not a regular file; not used as the API key\n")
+            return None
+        if st.st_mode & 0o077:
             sys.stderr.write(f"codor: {path} is readable by others; not used as the API key "
                              "(chmod 600 it)\n")
             return None
         with os.fdopen(fd, "r", encoding="utf-8", closefd=False) as f:
             first = f.readline().strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        sys.stderr.write(f"codor: {path} cannot be read as an API key "
+                         f"({type(exc).__name__}); not used\n")
+        return None
     finally:
         os.close(fd)
     return first or None
@@ -130,7 +145,12 @@ class _Client:
         self.url = url.rstrip("/")
         self.https = parts.scheme == "https"
         self.host = parts.hostname
-        self.port = parts.port or (443 if self.https else 80)
+        try:
+            port = parts.port
+        except ValueError:  # a port out of range or not a number
+            raise RemoteUnavailable(UNREACHABLE, f"CODOR_URL {url!r} has an invalid port"
+                                    ) from None
+        self.port = port or (443 if self.https else 80)
         self.base = parts.path.rstrip("/")
         self.token = token
         self.timeout = _seconds("CODOR_TIMEOUT", _DEFAULT_TIMEOUT)
@@ -183,8 +203,8 @@ class _Client:
                     self._drop()
                     raise RemoteUnavailable(UNREACHABLE, f"the CODOR daemon at {self.url} "
                                             f"did not answer within {wait:g} s") from None
-                except (OSError, http.client.HTTPException) as exc:
-                    self._drop()
+                except (OSError, http.client.HTTPException, ValueError) as exc:
+                    self._drop()  # ValueError: a host name IDNA cannot encode
                     what = exc.strerror if isinstance(exc, OSError) and exc.strerror else \
                         type(exc).__name__
                     raise RemoteUnavailable(UNREACHABLE, f"the CODOR daemon at {self.url} "
@@ -242,7 +262,7 @@ class _RemotePolicy:
     def __init__(self, workspace: str | None) -> None:
         self.sha256 = ""
         self.workspace = workspace
-        self.codor_home = os.path.join(workspace, ".codor") if workspace else None
+        self.codor_home = str(_home(workspace)) if workspace else None
         self.files: tuple[str, ...] = ()
 
 

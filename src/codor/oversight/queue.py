@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, cast
 import orjson
 
 from codor.errors import InputError
+from codor.evidence.leaves import event_needle, leaf_record
 from codor.model import Action, Decision, Reason
 from codor.oversight.approval import (
     STATUSES,
@@ -64,7 +65,7 @@ HISTORY_S: Final = 24 * 3600.0
 #: the risk of a claims escalation (a ``review`` item)
 CLAIMS_RISK: Final = 40
 COMMENT_MAX: Final = 2000
-_ESCALATION_NEEDLE: Final = b'"event":"claims.escalation"'
+_ESCALATION_NEEDLE: Final = event_needle("claims.escalation")
 _SCAN_CHUNK: Final = 10_000
 
 _SCHEMA: Final = (
@@ -200,12 +201,15 @@ class ApprovalQueue:
     def assess(self, action: Action, decision: Decision,
                decision_index: int | None = None) -> Risk:
         """The risk of an ``ask`` (session history from the ledger and the state DB)."""
-        history = History()
-        with contextlib.suppress(Exception):  # history adds risk; it never blocks a decision
+        history, unknown = History(), False
+        try:
             if self.kernel.ledger is not None:
                 self.kernel.ledger.store.flush()
             history = session_history(self.kernel.ledger, action.session,
                                       before=decision_index)
+        except Exception as exc:  # unknown history may hide risk: never settled as auto
+            log.warning("session history unavailable for the risk score: %s", exc)
+            unknown = True
         agent = action.agent.id if action.agent is not None else None
         rows = self.state.query(
             "SELECT COUNT(*) FROM oversight_approvals WHERE status IN ('denied', 'expired') AND "
@@ -215,7 +219,11 @@ class ApprovalQueue:
         refused = int(rows[0][0])
         if refused:
             history = History(history.refusals + refused, history.secret_read)
-        return assess(action, decision, history)
+        risk = assess(action, decision, history)
+        if unknown and risk.level == "auto":
+            return Risk(risk.score, "review",
+                        (*risk.reasons, "session history unavailable -> review"))
+        return risk
 
     def on_ask(self, action: Action, decision: Decision, decision_index: int | None,
                key: Requester, *, wait: bool = True) -> tuple[Decision, dict[str, Any]]:
@@ -400,11 +408,8 @@ class ApprovalQueue:
             while start < size:
                 end = min(size, start + _SCAN_CHUNK)
                 for index, leaf, _ in store.leaves_containing(start, end, _ESCALATION_NEEDLE):
-                    try:
-                        rec = orjson.loads(leaf)
-                    except orjson.JSONDecodeError:
-                        continue
-                    if not isinstance(rec, dict) or rec.get("type") != "event" or \
+                    rec = leaf_record(leaf)
+                    if rec is None or rec.get("type") != "event" or \
                             rec.get("event") != "claims.escalation":
                         continue
                     data = rec.get("data")

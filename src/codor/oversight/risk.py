@@ -42,9 +42,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-import orjson
-
-from codor.canonical import canonical_json
+from codor.evidence.leaves import leaf_record, session_needle
 
 if TYPE_CHECKING:
     from codor.ledger.log import Ledger
@@ -159,15 +157,10 @@ def session_history(ledger: Ledger | None, session: str | None, *,
     start = max(0, end - window)
     if end <= start:
         return History()
-    needle = b'"session":' + canonical_json(session)
     refusals, secret = 0, False
-    for _, leaf, _ in store.leaves_containing(start, end, needle):
-        try:
-            rec = orjson.loads(leaf)
-        except orjson.JSONDecodeError:
-            continue
-        if not isinstance(rec, dict) or rec.get("type") != "decision" or \
-                rec.get("session") != session:
+    for _, leaf, _ in store.leaves_containing(start, end, session_needle(session)):
+        rec = leaf_record(leaf)
+        if rec is None or rec.get("type") != "decision" or rec.get("session") != session:
             continue
         action, decision = rec.get("action"), rec.get("decision")
         if not isinstance(action, dict) or not isinstance(decision, dict):

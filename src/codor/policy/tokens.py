@@ -480,6 +480,8 @@ class TokenVerifier:
                 parent = self._parse(claims.proof, depth + 1)
             except TokenError as exc:
                 raise TokenError(f"parent token: {exc.message}") from None
+            if len(parent.chain) >= MAX_DEPTH:  # the parent may come from the cache
+                raise TokenError(f"delegation chain longer than {MAX_DEPTH} tokens")
             error = attenuation_error(parent.claims, claims)
             if error is not None:
                 raise TokenError(f"token exceeds its parent: {error}")

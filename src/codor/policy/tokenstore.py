@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
+from codor.atomicfile import write_atomic
 from codor.errors import TokenError
 from codor.policy.tokens import RevocationList
 
@@ -136,12 +137,15 @@ def load_issuer_key(home: str | os.PathLike[str], *, create: bool = False) -> Ed
         key = Ed25519PrivateKey.generate()
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         pem = key.private_bytes(ser.Encoding.PEM, ser.PrivateFormat.PKCS8, ser.NoEncryption())
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it first: use that one
+            return load_issuer_key(home)
         with os.fdopen(fd, "wb") as handle:
             handle.write(pem)
         pub = key.public_key().public_bytes(ser.Encoding.PEM,
                                             ser.PublicFormat.SubjectPublicKeyInfo)
-        (Path(home) / ISSUER_PUB).write_bytes(pub)
+        write_atomic(Path(home) / ISSUER_PUB, pub, mode=0o644)
         return key
     if path.stat().st_mode & 0o077:
         raise TokenError(f"the token issuer key {path} is readable by group or others; "

@@ -5,6 +5,7 @@ daemon's host can still do it, and make a new key when the admin token is lost."
 
 from __future__ import annotations
 
+import threading
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Request
@@ -56,24 +57,35 @@ def _audit(request: Request, event: str, subject: ApiKey, by: ApiKey) -> None:
 
 
 def _create(request: Request, body: NewKey, by: ApiKey) -> tuple[ApiKey, str]:
-    made, token = daemon_of(request).keys.create(body.name, body.role)
-    _audit(request, "apikey.created", made, by)
+    keys = daemon_of(request).keys
+    made, token = keys.create(body.name, body.role)
+    try:
+        _audit(request, "apikey.created", made, by)
+    except BaseException:  # an unrecorded key must not work: withdraw it, then fail
+        keys.revoke(made.id)
+        raise
     return made, token
+
+
+_revoking = threading.Lock()  # the last-admin check and the revocation, as one step
 
 
 def _revoke(request: Request, key_id: str, by: ApiKey) -> dict[str, Any]:
     keys = daemon_of(request).keys
-    found = [k for k in keys.list() if k.id == key_id]
-    if not found:
-        raise ApiError(404, "E_NOT_FOUND", f"no API key {key_id!r}")
-    target = found[0]
-    if target.revoked is not None:
-        return target.to_json()
-    if target.role == "admin" and not any(k.role == "admin" and k.revoked is None
-                                          and k.id != key_id for k in keys.list()):
-        raise ApiError(409, "E_CONFLICT", "this is the last active admin key; create another "
-                       "admin key first (or use `codor apikey revoke` on the daemon's host)")
-    revoked = keys.revoke(key_id)
+    with _revoking:
+        every = keys.list()
+        found = [k for k in every if k.id == key_id]
+        if not found:
+            raise ApiError(404, "E_NOT_FOUND", f"no API key {key_id!r}")
+        target = found[0]
+        if target.revoked is not None:
+            return target.to_json()
+        if target.role == "admin" and not any(k.role == "admin" and k.revoked is None
+                                              and k.id != key_id for k in every):
+            raise ApiError(409, "E_CONFLICT", "this is the last active admin key; create "
+                           "another admin key first (or use `codor apikey revoke` on the "
+                           "daemon's host)")
+        revoked = keys.revoke(key_id)
     _audit(request, "apikey.revoked", revoked, by)
     return revoked.to_json()
 
