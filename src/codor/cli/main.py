@@ -87,7 +87,6 @@ def build_parser() -> argparse.ArgumentParser:
                               "and NAME.pub (put it in .codor/policy-keys/)")
     pkeygen.add_argument("name", help="the key's name (no spaces or '+')")
     pkeygen.add_argument("--out", default=".", help="directory to write to (default: .)")
-    # -- end signed policy bundles --
     init = sub.add_parser("init", help="create .codor/ (policy, log key, ledger) in a workspace")
     init.add_argument("--workspace", "-w", default=None, help="default: the current directory")
     init.add_argument("--key-name", default=None, help="name of the log key (default: host)")
@@ -230,11 +229,10 @@ def build_parser() -> argparse.ArgumentParser:
     csub.add_parser("patterns", help="list the fabrication patterns and their severities")
     csub.add_parser("schema", help="print the JSON Schema of structured claims")
 
-    # -- codor token (codor.cli.token): capability tokens --
+    # capability tokens (codor.cli.token)
     from codor.cli.token import add_token_parser
 
     add_token_parser(sub, _Parser)
-    # -- end codor token --
 
     daemon_p = sub.add_parser("serve", help="the daemon: HTTP API, approvals, dashboard")
     _add_policy_args(daemon_p)
@@ -268,7 +266,6 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--workspace", "-w", default=None)
         p.add_argument("--state", default=None,
                        help="the state database (default: as `codor serve` finds it)")
-    # -- end codor apikey --
 
     # -- codor demo (codor.cli.demo) --
     demo = sub.add_parser("demo", help="drive a scripted agent through hooks against the daemon")
@@ -282,7 +279,6 @@ def build_parser() -> argparse.ArgumentParser:
                       help="with --serve: stop the daemon when the demo ends")
     demo.add_argument("--approval-wait", type=float, default=60.0, metavar="S",
                       help="how long the approval step waits for a person (default 60)")
-    # -- end codor demo --
 
     # -- codor agent (codor.cli.agent): the agent registry, in the daemon's state database --
     agent_p = sub.add_parser("agent", help="register, list, show, pause, resume, stop, export or "
@@ -322,7 +318,6 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--workspace", "-w", default=None)
         p.add_argument("--state", default=None,
                        help="the state database (default: as `codor serve` finds it)")
-    # -- end codor agent --
 
     imp = psub.add_parser("import", help="translate another engine's policy into CODOR's")
     imp.add_argument("source_format", choices=("clawdstrike",))

@@ -63,14 +63,13 @@ def open_kernel(workspace: str | os.PathLike[str] | None = None, *, policy: str 
     instead (``remote=False``: always in-process, for callers that need the local ledger or
     sandbox policy). Raises :class:`~codor.errors.CodorError` for a bad policy or an unusable
     ledger; the caller decides how to fail closed."""
-    # -- remote (CODOR_URL): the daemon decides and records; see codor.integrations.remote --
+    # remote (CODOR_URL): the daemon decides and records; see codor.integrations.remote
     url = os.environ.get("CODOR_URL", "").strip()
     if url and record and remote:
         from codor.integrations.remote import RemoteKernel, read_token
 
         root = find_workspace(workspace, start)
         return RemoteKernel(url, read_token(str(root)), observer=observer, workspace=str(root))
-    # -- end remote --
     from codor.kernel import Kernel
     from codor.policy import load_engine
     from codor.workspace import Workspace

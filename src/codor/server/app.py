@@ -11,7 +11,6 @@ missing permission 403, an unavailable part 503 — and never a traceback.
 from __future__ import annotations
 
 import contextlib
-import logging
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +19,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from codor.errors import CodorError
-from codor.server.http import ApiError, error_body, status_of
+from codor.server.http import ApiError, error_body, error_response
 
 if TYPE_CHECKING:
     from codor.server.daemon import Daemon
@@ -28,7 +27,6 @@ if TYPE_CHECKING:
 
 __all__ = ["create_app"]
 
-log = logging.getLogger("codor.server")
 
 
 class BodyLimit:
@@ -130,21 +128,11 @@ def create_app(settings: ServerSettings, *, daemon: Daemon | None = None) -> Fas
     app.state.rate = {}
     app.state.cookie_principal = None  # set by the dashboard: its session cookie
 
-    @app.exception_handler(ApiError)
-    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message, exc.location),
-                            status_code=exc.status, headers=exc.headers)
+    async def _error(request: Request, exc: Exception) -> JSONResponse:
+        return error_response(request, exc)
 
-    @app.exception_handler(CodorError)
-    async def _codor_error(request: Request, exc: CodorError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message, exc.location),
-                            status_code=status_of(exc))
-
-    @app.exception_handler(Exception)
-    async def _internal(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("internal error on %s %s", request.method, request.url.path)
-        return JSONResponse(error_body("E_INTERNAL", "internal error (logged by the daemon)"),
-                            status_code=500)
+    for caught in (ApiError, CodorError, Exception):
+        app.add_exception_handler(caught, _error)
 
     for router in ROUTERS():
         app.include_router(router)

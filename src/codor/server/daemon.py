@@ -72,6 +72,9 @@ class Daemon:
     metrics: Metrics
     policy_ref: str
     extras: dict[str, Any] = field(default_factory=dict)  # parts added by other components
+    #: the ledger is this host's SQLite file (a single decision is then cheaper on the event
+    #: loop than a hop to the thread pool; see codor.server.routes.check)
+    local_ledger: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
@@ -90,12 +93,10 @@ class Daemon:
         opened: list[Any] = []
         try:
             ref = resolve_policy(settings.policy, settings.workspace)
-            # -- signed policy bundle (codor.policy.bundle): verified before use --
-            if ref.endswith(".bundle.json"):
+            if ref.endswith(".bundle.json"):  # a signed bundle: verified before use
                 from codor.server.policyload import bundle_ref
 
                 ref = bundle_ref(ref, settings)
-            # -- end signed policy bundle --
             engine = load_engine(ref, workspace=str(settings.workspace),
                                  codor_home=str(codor_home(settings.workspace)))
             opened.append(engine)
@@ -106,14 +107,15 @@ class Daemon:
             keys = KeyStore(state)
             kernel = Kernel(engine, ledger, observer="codor-engine", group_allows=True,
                             workspace=str(settings.workspace))
-            daemon = cls(settings, engine, ledger, kernel, state, keys, Metrics(), str(ref))
-            # -- oversight: the approvals queue (codor.oversight) --------------------------
+            from codor.ledger.sqlite import SQLiteStore
             from codor.oversight import ApprovalQueue
+
+            daemon = cls(settings, engine, ledger, kernel, state, keys, Metrics(), str(ref),
+                         local_ledger=isinstance(ledger.store, SQLiteStore))
 
             daemon.extras["approvals"] = ApprovalQueue(
                 state, kernel, timeout_s=settings.approval_timeout_s,
                 wait_s=settings.approval_wait_s, webhooks=settings.webhooks)
-            # -- end oversight ---------------------------------------------------------------
             return daemon
         except BaseException:
             for part in reversed(opened):

@@ -4,11 +4,13 @@ access to the daemon."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from fastapi import Request
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from codor.errors import CodorError
@@ -18,7 +20,8 @@ if TYPE_CHECKING:
     from codor.server.daemon import Daemon
     from codor.server.keys import ApiKey
 
-__all__ = ["ApiError", "daemon_of", "error_body", "json_object", "require", "status_of"]
+__all__ = ["ApiError", "daemon_of", "error_body", "error_response", "json_object", "require",
+           "status_of"]
 
 #: stable error codes of CODOR errors and their HTTP statuses (400 otherwise)
 _STATUS: Final[dict[str, int]] = {
@@ -45,6 +48,21 @@ def status_of(exc: CodorError) -> int:
 def error_body(code: str, message: str, location: str | None = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": " ".join(message.split()),
                       "location": location}}
+
+
+def error_response(request: Request, exc: Exception) -> JSONResponse:
+    """The JSON answer to an error: a refusal's own status, a CODOR error's status by its
+    code, anything else a logged 500 without the traceback."""
+    if isinstance(exc, ApiError):
+        return JSONResponse(error_body(exc.code, exc.message, exc.location),
+                            status_code=exc.status, headers=exc.headers)
+    if isinstance(exc, CodorError):
+        return JSONResponse(error_body(exc.code, exc.message, exc.location),
+                            status_code=status_of(exc))
+    logging.getLogger("codor.server").error("internal error on %s %s", request.method,
+                                            request.url.path, exc_info=exc)
+    return JSONResponse(error_body("E_INTERNAL", "internal error (logged by the daemon)"),
+                        status_code=500)
 
 
 def json_object(body: bytes, location: str = "body") -> dict[str, Any]:

@@ -65,7 +65,7 @@ class KeyStore:
     def __init__(self, db: StateDB) -> None:
         self._db = db
         db.migrate(_SCHEMA)
-        self._cache: dict[str, tuple[float, bytes, ApiKey]] = {}
+        self._cache: dict[str, tuple[float, tuple[bytes, ApiKey] | None]] = {}
         self._lock = threading.Lock()
 
     def create(self, name: str, role: str) -> tuple[ApiKey, str]:
@@ -103,29 +103,43 @@ class KeyStore:
             raise KeyError_(f"API key {key_id!r} could not be revoked")
         return found[0]
 
+    def _lookup(self, key_id: str) -> tuple[bytes, ApiKey] | None:
+        """The stored hash and facts of ``key_id`` (``None``: no such key), cached for a few
+        seconds — unknown ids too, so a stream of made-up tokens does not reach the
+        database on every request."""
+        now = time.monotonic()
+        with self._lock:
+            cached = self._cache.get(key_id)
+        if cached is not None and now - cached[0] <= _CACHE_S:
+            return cached[1]
+        rows = self._db.query("SELECT name, role, hash, created, revoked FROM api_keys "
+                              "WHERE id = ?", (key_id,))
+        found: tuple[bytes, ApiKey] | None = None
+        if rows:
+            name, role, digest, created, revoked = rows[0]
+            found = (bytes(digest), ApiKey(key_id, str(name), role, float(created),
+                                           None if revoked is None else float(revoked)))
+        with self._lock:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[key_id] = (now, found)
+        return found
+
+    def active(self, key_id: str) -> ApiKey | None:
+        """The key ``key_id`` unless it is unknown or revoked (a dashboard session's key)."""
+        found = self._lookup(key_id)
+        return None if found is None or found[1].revoked is not None else found[1]
+
     def verify(self, token: str) -> ApiKey | None:
         """The key a token belongs to, or ``None`` (malformed, unknown, revoked, wrong)."""
         match = _TOKEN.fullmatch(token)
         if match is None:
             return None
         key_id, secret = match.groups()
-        now = time.monotonic()
-        with self._lock:
-            cached = self._cache.get(key_id)
-        if cached is None or now - cached[0] > _CACHE_S:
-            rows = self._db.query("SELECT name, role, hash, created, revoked FROM api_keys "
-                                  "WHERE id = ?", (key_id,))
-            if not rows:
-                return None
-            name, role, digest, created, revoked = rows[0]
-            key = ApiKey(key_id, str(name), role, float(created),
-                         None if revoked is None else float(revoked))
-            cached = (now, bytes(digest), key)
-            with self._lock:
-                if len(self._cache) > 10_000:
-                    self._cache.clear()
-                self._cache[key_id] = cached
-        _, digest, key = cached
+        found = self._lookup(key_id)
+        if found is None:
+            return None
+        digest, key = found
         if key.revoked is not None or not hmac.compare_digest(digest, _digest(secret)):
             return None
         return key

@@ -4,22 +4,19 @@ in-memory Merkle tree (which :meth:`Ledger.sync` extends) between request thread
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
-import orjson
-
-from codor.canonical import canonical_json
+from codor.evidence.leaves import leaf_record, session_needle
+from codor.ledger.merkle import leaf_hash as merkle_leaf_hash
 
 if TYPE_CHECKING:
     from codor.ledger import Ledger
     from codor.ledger.store import LedgerStore
 
-__all__ = ["MAX_LIMIT", "RECORD_TYPES", "decode", "entry_json", "scan", "session_needle",
-           "tree_lock"]
+__all__ = ["MAX_LIMIT", "RECORD_TYPES", "entry_json", "scan", "session_needle", "tree_lock"]
 
 #: the most entries one page may hold
 MAX_LIMIT: Final = 1000
@@ -39,17 +36,6 @@ def tree_lock(ledger: Ledger) -> threading.Lock:
         return lock
 
 
-def decode(leaf: bytes | None) -> dict[str, Any] | None:
-    """A leaf's record as JSON, or ``None`` (pruned, or not a JSON object)."""
-    if leaf is None:
-        return None
-    try:
-        value = orjson.loads(leaf)
-    except orjson.JSONDecodeError:
-        return None
-    return value if isinstance(value, dict) else None
-
-
 def entry_json(index: int, leaf: bytes | None, leaf_hash: bytes, ts: float | None = None,
                record: dict[str, Any] | None = None) -> dict[str, Any]:
     """One entry as the API shows it: index, leaf hash, whether the stored body still hashes
@@ -57,16 +43,11 @@ def entry_json(index: int, leaf: bytes | None, leaf_hash: bytes, ts: float | Non
     out: dict[str, Any] = {"index": index, "leaf_hash": leaf_hash.hex(),
                            "pruned": leaf is None,
                            "hash_ok": None if leaf is None else
-                           hashlib.sha256(b"\x00" + leaf).digest() == leaf_hash,
-                           "record": record if record is not None else decode(leaf)}
+                           merkle_leaf_hash(leaf) == leaf_hash,
+                           "record": record if record is not None else leaf_record(leaf)}
     if ts is not None:
         out["ts"] = ts
     return out
-
-
-def session_needle(session: str) -> bytes:
-    """The bytes every canonical record of ``session`` contains."""
-    return b'"session":' + canonical_json(session)
 
 
 def scan(store: LedgerStore, start: int, end: int, needle: bytes,
@@ -80,7 +61,7 @@ def scan(store: LedgerStore, start: int, end: int, needle: bytes,
     while pos < end:
         stop = min(end, pos + _CHUNK)
         for index, leaf, lh in store.leaves_containing(pos, stop, needle):
-            record = decode(leaf)
+            record = leaf_record(leaf)
             if record is None or not keep(record):
                 continue
             if len(found) == limit:

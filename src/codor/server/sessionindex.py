@@ -13,7 +13,7 @@ import threading
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Final
 
-from codor.server.ledgerquery import decode
+from codor.evidence.leaves import leaf_record
 
 if TYPE_CHECKING:
     from codor.ledger.store import LedgerStore
@@ -72,7 +72,7 @@ class SessionIndex:
             pos = self._scanned
             while pos < size:
                 end = min(size, pos + _BATCH)
-                batch = [(e.index, decode(e.leaf)) for e in store.entries(pos, end)]
+                batch = [(e.index, leaf_record(e.leaf)) for e in store.entries(pos, end)]
                 with self._read:
                     for index, record in batch:
                         if record is not None:

@@ -15,32 +15,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import threading
 from typing import TYPE_CHECKING, Any, Final
+
+from codor.evidence.leaves import leaf_record
 
 if TYPE_CHECKING:
     from codor.ledger.log import Ledger
     from codor.server.metrics import Metrics
 
-__all__ = ["Entry", "LedgerTail", "Subscription", "action_target", "decode_leaf", "describe"]
+__all__ = ["Entry", "LedgerTail", "Subscription", "action_target", "describe"]
 
 log = logging.getLogger("codor.server.tail")
 
 Entry = tuple[int, dict[str, Any] | None]
 _BATCH: Final = 500
-
-
-def decode_leaf(leaf: bytes | None) -> dict[str, Any] | None:
-    """A ledger leaf's record as a JSON object, or ``None`` (pruned, not JSON)."""
-    if leaf is None:
-        return None
-    try:
-        value = json.loads(leaf.decode("utf-8"))
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
 
 
 def action_target(action: dict[str, Any]) -> str:
@@ -224,10 +214,10 @@ class LedgerTail:
         while self._position < size:
             end = min(size, self._position + _BATCH)
             entries = self.ledger.store.entries(self._position, end)
+            items: list[Entry] = [(e.index, leaf_record(e.leaf)) for e in entries]  # unlocked
             with self._lock:
                 subs = list(self._subs)
-                for entry in entries:
-                    item: Entry = (entry.index, decode_leaf(entry.leaf))
+                for item in items:
                     for sub in subs:
                         try:
                             sub.loop.call_soon_threadsafe(sub._put, item)

@@ -167,11 +167,6 @@ class Sessions:
 
 
 def key_by_id(request: Request, key_id: str) -> ApiKey | None:
-    """The key ``key_id`` when it exists and is not revoked (looked up on every request)."""
+    """The key ``key_id`` when it exists and is not revoked (checked on every request)."""
     daemon = request.app.state.daemon
-    if daemon is None:
-        return None
-    for key in daemon.keys.list():
-        if key.id == key_id:
-            return None if key.revoked is not None else key
-    return None
+    return None if daemon is None else daemon.keys.active(key_id)

@@ -27,12 +27,13 @@ from fastapi.responses import StreamingResponse as Streaming
 from starlette.concurrency import run_in_threadpool
 
 from codor.errors import CodorError
+from codor.evidence.leaves import leaf_record, session_needle
 from codor.server.auth import allowed
 from codor.server.dashboard.session import LOGIN_COOKIE, Sessions
 from codor.server.http import ApiError, daemon_of, require
 from codor.server.keys import ApiKey  # at runtime: FastAPI reads the annotations
 from codor.server.routes.stream import sse
-from codor.server.tail import action_target, decode_leaf, describe
+from codor.server.tail import action_target, describe
 
 if TYPE_CHECKING:
     from codor.server.auth import Permission
@@ -159,7 +160,7 @@ def _scan(daemon: Daemon, needle: bytes, limit: int) -> list[tuple[int, dict[str
         start = max(0, end - _SCAN_CHUNK)
         found = store.leaves_containing(start, end, needle)
         for index, leaf, _ in reversed(found):
-            record = decode_leaf(leaf)
+            record = leaf_record(leaf)
             if record is not None:
                 out.append((index, record))
         end = start
@@ -171,7 +172,7 @@ def _recent(daemon: Daemon, count: int) -> tuple[int, list[dict[str, Any]]]:
     store.flush()
     size = store.size()
     rows = store.entries(max(0, size - count), size)
-    return size, [describe(r.index, decode_leaf(r.leaf)) for r in reversed(rows)]
+    return size, [describe(r.index, leaf_record(r.leaf)) for r in reversed(rows)]
 
 
 def _approvals(daemon: Daemon) -> Any:
@@ -296,8 +297,8 @@ def sessions_page(request: Request, key: PageKey) -> Response:
 @router.get("/sessions/{sid}", response_class=HTMLResponse)
 def session_page(request: Request, sid: str, key: PageKey) -> Response:
     daemon = daemon_of(request)
-    needle = b'"session":' + json.dumps(sid, ensure_ascii=False).encode()
-    found = [(i, r) for i, r in _scan(daemon, needle, _TIMELINE_MAX) if r.get("session") == sid]
+    found = [(i, r) for i, r in _scan(daemon, session_needle(sid), _TIMELINE_MAX)
+             if r.get("session") == sid]
     if not found:
         raise PageError(404, "No such session", f"the ledger has no entries of session {sid!r}")
     found.reverse()  # oldest first: a timeline

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from codor.errors import CodorError, InputError
-from codor.server.http import ApiError, daemon_of, json_object, require
+from codor.server.http import ApiError, daemon_of, error_response, json_object, require
 from codor.server.keys import ApiKey  # at runtime: FastAPI reads the annotations
 
 if TYPE_CHECKING:
@@ -90,7 +90,7 @@ async def check(request: Request, key: Annotated[ApiKey, Depends(require("check"
                 ) -> Response:
     body = await request.body()
     daemon = daemon_of(request)
-    if _content_type(request) in _JSONL or not _local_ledger(daemon):
+    if _content_type(request) in _JSONL or not daemon.local_ledger:
         return await run_in_threadpool(_check, request, body, key)  # may wait on the network
     # One action on a local (SQLite) ledger: decided on the event loop. The work is CPU
     # (the GIL is held either way) plus a sub-millisecond local commit, and a hop to the
@@ -109,12 +109,6 @@ async def check(request: Request, key: Annotated[ApiKey, Depends(require("check"
 
 def _content_type(request: Request) -> str:
     return request.headers.get("content-type", "application/json").split(";")[0].strip()
-
-
-def _local_ledger(daemon: Daemon) -> bool:
-    from codor.ledger.sqlite import SQLiteStore
-
-    return isinstance(daemon.ledger.store, SQLiteStore)
 
 
 def _single(body: bytes) -> Action:
@@ -302,25 +296,5 @@ class FastCheck:
             key = await self._require(request)
             response = await check(request, key)
         except Exception as exc:
-            response = _error_response(request, exc)
+            response = error_response(request, exc)
         await response(scope, receive, send)
-
-
-def _error_response(request: Request, exc: Exception) -> Response:
-    """What the app's exception handlers answer (codor.server.app.create_app)."""
-    import logging
-
-    from fastapi.responses import JSONResponse
-
-    from codor.server.http import error_body, status_of
-
-    if isinstance(exc, ApiError):
-        return JSONResponse(error_body(exc.code, exc.message, exc.location),
-                            status_code=exc.status, headers=exc.headers)
-    if isinstance(exc, CodorError):
-        return JSONResponse(error_body(exc.code, exc.message, exc.location),
-                            status_code=status_of(exc))
-    logging.getLogger("codor.server").exception("internal error on %s %s", request.method,
-                                                request.url.path)
-    return JSONResponse(error_body("E_INTERNAL", "internal error (logged by the daemon)"),
-                        status_code=500)

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from codor.evidence.leaves import event_needle
 from codor.server.http import ApiError, daemon_of, require
 from codor.server.keys import ApiKey  # at runtime: FastAPI reads the annotations
 from codor.server.ledgerquery import MAX_LIMIT, scan, session_needle
@@ -76,7 +77,7 @@ def _reports(request: Request, session: str | None, start: int, limit: int
     store.flush()
     size = store.size()
     needle = session_needle(session) if session is not None else \
-        b'"event":"' + _EVENT.encode() + b'"'
+        event_needle(_EVENT)
 
     def keep(rec: dict[str, Any]) -> bool:
         return rec.get("type") == "event" and rec.get("event") == _EVENT and \

@@ -24,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 
 from codor.canonical import canonical_json
 from codor.errors import CodorError
+from codor.evidence.leaves import event_needle
 from codor.server.http import ApiError, daemon_of, require
 from codor.server.keys import ApiKey  # at runtime: FastAPI reads the annotations
 from codor.server.ledgerquery import (
@@ -102,7 +103,7 @@ def entries(
     if session is not None:
         needle = session_needle(session)
     elif event is not None:
-        needle = b'"event":' + canonical_json(event)
+        needle = event_needle(event)
     else:
         needle = b'"type":' + canonical_json(rtype)
 

@@ -19,9 +19,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from codor.evidence.leaves import leaf_record
 from codor.server.http import ApiError, daemon_of, require
 from codor.server.keys import ApiKey  # at runtime: FastAPI reads the annotations
-from codor.server.tail import decode_leaf, describe
+from codor.server.tail import describe
 
 if TYPE_CHECKING:
     from codor.server.tail import LedgerTail
@@ -88,7 +89,7 @@ async def stream(
                     hi = min(sub.start, lo + 500)
                     rows = await run_in_threadpool(daemon.ledger.store.entries, lo, hi)
                     for row in rows:
-                        yield entry_event(row.index, decode_leaf(row.leaf))
+                        yield entry_event(row.index, leaf_record(row.leaf))
                         sent += 1
                         if limit is not None and sent >= limit:
                             return
