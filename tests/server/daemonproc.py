@@ -98,23 +98,26 @@ def start(workspace: Path, *args: str, env: dict[str, str] | None = None,
         rest = proc.stdout.read() if proc.poll() is not None else ""
         proc.kill()
         raise AssertionError(f"codor serve did not start: {first!r}{rest}")
-    # the announcement is one write: the rest of it (the admin token on a first start) is
-    # in the pipe by the time the daemon answers /ready; a drain thread collects it
+    # the announcement ends with its "  policy ..." line (the admin key, on a first start,
+    # comes before it): read up to there, then a thread keeps the pipe drained
+    for rest in proc.stdout:
+        output.append(rest)
+        if rest.startswith("  policy "):
+            break
+    tokens = [ln.split("keep it:")[1].strip() for ln in output if "keep it:" in ln]
+
     def drain() -> None:
         for rest in proc.stdout or ():
             output.append(rest)
 
     drainer = threading.Thread(target=drain, daemon=True)
     drainer.start()
-    daemon = DaemonProc(proc, match.group(1), int(match.group(2)), None, output, drainer)
+    daemon = DaemonProc(proc, match.group(1), int(match.group(2)),
+                        tokens[0] if tokens else None, output, drainer)
     deadline = time.monotonic() + timeout
     while True:
         with contextlib.suppress(OSError):
             if daemon.call("GET", "/ready", None)[0] == 200:
-                time.sleep(0.05)
-                tokens = [ln.split("keep it:")[1].strip() for ln in list(output)
-                          if "keep it:" in ln]
-                daemon.admin = tokens[0] if tokens else None
                 return daemon
         if proc.poll() is not None or time.monotonic() > deadline:
             daemon.stop()

@@ -106,10 +106,10 @@ def _serve(workspace: Path, wait: float) -> tuple[subprocess.Popen[str], str, st
         proc.wait(10)
         raise InputError("the demo daemon did not start (see its message above)")
     url, token = first.split()[2], ""
-    for _ in range(4):
-        line = proc.stdout.readline()
+    for line in proc.stdout:  # up to the announcement's last line, "  policy ..."
         if "keep it: " in line:
             token = line.split("keep it: ", 1)[1].strip()
+        if line.startswith("  policy "):
             break
     if not token:
         proc.terminate()

@@ -137,9 +137,10 @@ def _announce(url: str, token: str | None, policy: str, state: str, *,
               workers: int = 1) -> None:
     out = sys.stdout
     procs = f"; {workers} worker processes" if workers > 1 else ""
-    out.write(f"CODOR daemon: {url}  (dashboard {url}/ , API {url}/v1/docs)\n"
-              f"  policy {policy}; state {state}{procs}\n")
+    out.write(f"CODOR daemon: {url}  (dashboard {url}/ , API {url}/v1/docs)\n")
     if token is not None:
         out.write("  first start: an admin API key was created. It is shown this once —\n"
                   f"  keep it: {token}\n")
+    # always the announcement's last line: a reader knows when it has all of it
+    out.write(f"  policy {policy}; state {state}{procs}\n")
     out.flush()
