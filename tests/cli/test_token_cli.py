@@ -112,3 +112,72 @@ def test_the_executable_issues_and_delegates_from_stdin(tmp_path: Path) -> None:
     missing = subprocess.run([CODOR, "token", "issue", "--kinds", "file.read"], cwd=tmp_path,
                              env=env, capture_output=True, text=True, timeout=60, check=False)
     assert missing.returncode == 2
+
+
+def _check(tmp_path: Path, env: dict[str, str], action: dict[str, object],
+           *extra: str) -> dict[str, object]:
+    done = subprocess.run([CODOR, "check", *extra, json.dumps(action)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    answer: dict[str, object] = json.loads(done.stdout)
+    return answer
+
+
+def test_hooks_and_check_honour_workspace_tokens_with_uses_counted_across_processes(
+        tmp_path: Path) -> None:
+    """Each ``codor check`` is its own process, as each hook call is: the token's uses are
+    counted in .codor/state.db, a dry run (--no-record) spends none, a revocation holds, and
+    the issue and revocation are in the ledger."""
+    env = {k: v for k, v in os.environ.items() if k != "CODOR_HOME"}
+    assert subprocess.run([CODOR, "init"], cwd=tmp_path, env=env, capture_output=True,
+                          timeout=60, check=False).returncode == 0
+    (tmp_path / ".codor" / "policy.yaml").write_text("version: 1\nname: nothing\nrules: []\n")
+    write = {"kind": "file.write", "path": "src/a.py", "content": "x", "session": "s1",
+             "agent": {"id": "a1"}}
+    assert _check(tmp_path, env, write)["decision"] == "deny"
+    issued = subprocess.run([CODOR, "token", "issue", "--sub", "a1", "--kinds", "file.write",
+                             "--paths", "src/**", "--uses", "2"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert issued.returncode == 0, issued.stderr
+    with_token = {**write, "token": issued.stdout.strip()}
+    assert _check(tmp_path, env, with_token, "--no-record")["decision"] == "allow"
+    decided = [_check(tmp_path, env, with_token)["decision"] for _ in range(3)]
+    assert decided == ["allow", "allow", "deny"]
+
+    second = subprocess.run([CODOR, "token", "issue", "--sub", "a1", "--kinds", "file.write",
+                             "--uses", "9"], cwd=tmp_path, env=env, capture_output=True,
+                            text=True, timeout=60, check=False).stdout.strip()
+    assert _check(tmp_path, env, {**write, "token": second})["decision"] == "allow"
+    assert subprocess.run([CODOR, "token", "revoke", second, "--reason", "done"], cwd=tmp_path,
+                          env=env, capture_output=True, timeout=60,
+                          check=False).returncode == 0
+    refused = _check(tmp_path, env, {**write, "token": second})
+    assert refused["decision"] == "deny"
+    assert any("revoked" in str(w) for w in refused["warnings"])  # type: ignore[attr-defined]
+
+    from codor.evidence.events import EventRecord
+    from codor.evidence.records import record_from_bytes
+    from codor.workspace import Workspace
+
+    ledger = Workspace.at(tmp_path).open_ledger(signing=False)
+    try:
+        events = [r for r in (record_from_bytes(e.leaf) for e in
+                              ledger.store.entries(0, ledger.store.size()) if e.leaf)
+                  if isinstance(r, EventRecord) and r.event.startswith("token.")]
+    finally:
+        ledger.close()
+    assert [e.event for e in events] == ["token.issued", "token.issued", "token.revoked"]
+    assert events[2].data["reason"] == "done"
+    assert all(e.session == "codor-admin" for e in events)
+
+
+def test_a_broken_issuer_key_fails_closed(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "CODOR_HOME"}
+    (tmp_path / ".codor" / "keys").mkdir(parents=True)
+    (tmp_path / ".codor" / "keys" / "token.pub").write_text("not a key")
+    done = subprocess.run([CODOR, "check", json.dumps({"kind": "file.read", "path": "a"})],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert done.returncode != 0 and done.stdout == ""
+    assert "token.pub is not a PEM public key" in done.stderr and "E_TOKEN" in done.stderr
+    assert "Traceback" not in done.stderr

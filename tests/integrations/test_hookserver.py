@@ -10,6 +10,7 @@ import os
 import socket
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -101,6 +102,33 @@ def test_a_changed_policy_is_reloaded_before_the_next_answer(server: HookServer,
     assert first is not None and second is not None
     before, after = json.loads(first[0]), json.loads(second[0])
     assert after["decision"] == "deny" and before["policy"] != after["policy"]
+
+
+def test_token_issuers_added_after_the_server_started_are_trusted(workspace: Path,
+                                                                  runtime: Path) -> None:
+    from codor.policy.tokens import issue_token
+    from codor.policy.tokenstore import load_issuer_key
+
+    seen: list[object] = []
+
+    def with_token(agent: str, stdin: bytes, kernel: Callable[[], Kernel]
+                   ) -> tuple[bytes, str, int]:
+        engine = kernel().engine
+        seen.append(engine.tokens)
+        action = Action.create("file.read", path=stdin.decode(), session="s", agent="a1",
+                               token=token)
+        return json.dumps({"decision": kernel().decide(action).decision}).encode(), "", 0
+
+    token: str | None = None
+    with serving(workspace, with_token):
+        assert ask(workspace, "/etc/hostname") is not None
+        key = load_issuer_key(workspace / ".codor", create=True)
+        token = issue_token(key, agent="a1", kinds=["file.read"], now=time.time(), ttl=600,
+                            uses=5)
+        answer = ask(workspace, "/etc/hostname")
+    assert answer is not None
+    assert seen[0] is None and seen[1] is not None  # reloaded: the new issuer is trusted
+    assert json.loads(answer[0])["decision"] == "allow"
 
 
 def test_a_failing_handler_is_a_fail_closed_answer(workspace: Path, runtime: Path) -> None:

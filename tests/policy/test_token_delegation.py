@@ -251,6 +251,32 @@ def test_a_childs_use_consumes_its_parents_uses() -> None:
     assert not check.valid and "parent token's uses" in check.reason
 
 
+@pytest.mark.parametrize("backend", ["memory", "state"])
+def test_a_refused_chain_consumes_no_use_of_any_link(backend: str, tmp_path: Path) -> None:
+    db = StateDB.open(tmp_path / "s.db") if backend == "state" else None
+    counter = StateUseCounter(db) if db is not None else MemoryUseCounter()
+    try:
+        parent = root(uses=1)
+        child = delegate(parent, KEY, uses=1, now=T0)
+        sibling = delegate(parent, KEY, uses=1, now=T0)
+        v = verifier(counter=counter)
+        assert v.check(sibling, act(), ctx()).valid          # spends the parent's only use
+        refused = v.check(child, act(), ctx())
+        assert not refused.valid and "parent token's uses" in refused.reason
+        # straight at the counter: a chain whose second link has no use left is refused at
+        # position 1 and leaves the first link's use unspent
+        assert counter.consume_chain([("p", "dp", 1)]) == -1
+        assert counter.consume_chain([("c", "dc", 1), ("p", "dp", 1)]) == 1
+        assert counter.consume_chain([("c", "dc", 1)]) == -1
+        assert counter.consume_chain([("c", "dc", 1)]) == 0
+        if isinstance(counter, StateUseCounter):
+            assert counter.used(read_claims(child).id) == 0
+            assert counter.used(read_claims(parent).id) == 1
+    finally:
+        if db is not None:
+            db.close()
+
+
 def test_replay_across_two_state_db_counters_is_refused(tmp_path: Path) -> None:
     token = root(uses=1)
     db1, db2 = StateDB.open(tmp_path / "s.db"), StateDB.open(tmp_path / "s.db")

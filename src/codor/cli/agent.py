@@ -32,8 +32,9 @@ def _user() -> str:
         return "unknown"
 
 
-def _who() -> str:
-    return f"{_user()} (codor agent)"
+def _who(command: str = "codor agent") -> str:
+    """Who made a change from the command line, as recorded: ``<user> (<command>)``."""
+    return f"{_user()} ({command})"
 
 
 def _line(agent: Agent) -> str:

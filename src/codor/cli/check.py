@@ -42,7 +42,8 @@ def run_check(args: argparse.Namespace) -> int:
 
     workspace = find_workspace(args.workspace)
     engine = load_engine(resolve_policy(args.policy, workspace), workspace=workspace,
-                         codor_home=str(codor_home(workspace)))
+                         codor_home=str(codor_home(workspace)), tokens="workspace",
+                         record=not args.no_record)
     kernel = _kernel(engine, workspace, record=not args.no_record)
     if kernel.ledger is not None:  # only a workspace with a ledger pays for this import
         from codor.ledger.retention import warn_if_large

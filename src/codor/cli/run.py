@@ -39,9 +39,11 @@ def run_run(args: argparse.Namespace) -> int:
         sys.stderr.write("codor: nothing to run: codor run [options] -- CMD... [E_USAGE]\n")
         return EXIT_USAGE
     workspace = find_workspace(args.workspace)
+    record = not args.no_record and not args.explain
     engine = load_engine(resolve_policy(args.policy, workspace), workspace=workspace,
-                         codor_home=str(codor_home(workspace)))
-    ledger = _ledger(workspace, record=not args.no_record and not args.explain)
+                         codor_home=str(codor_home(workspace)), tokens="workspace",
+                         record=record)
+    ledger = _ledger(workspace, record=record)
     kernel = Kernel(engine, ledger, observer="codor-sandbox", workspace=str(workspace))
     session = args.session or f"run-{os.urandom(6).hex()}"
     agent = Agent(args.agent) if args.agent else Agent("codor-run")

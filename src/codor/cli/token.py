@@ -77,6 +77,28 @@ def _emit(token: str, args: argparse.Namespace, verb: str) -> None:
     print(token)
 
 
+def _record(workspace: Path, event: str, token: str | None,
+            data: dict[str, Any] | None = None) -> None:
+    """Record the change in the workspace's ledger (session ``codor-admin``), when it has
+    one: the token's claims, never the token itself."""
+    from codor.cli.agent import _who
+    from codor.integrations.context import open_kernel
+    from codor.model import Agent
+    from codor.policy.tokens import read_claims
+    from codor.runtime.registry import ADMIN_SESSION
+
+    if token is not None:
+        data = read_claims(token).to_json()
+        data.pop("proof", None)
+    kernel = open_kernel(workspace, remote=False)
+    try:
+        kernel.record_event(ADMIN_SESSION, event, {"by": _who("codor token"),
+                                                   **(data or {})},
+                            agent=Agent(ADMIN_SESSION))
+    finally:
+        kernel.close()
+
+
 def run_token(args: argparse.Namespace) -> int:
     from codor.cli.main import EXIT_OK, EXIT_USAGE, codor_home, find_workspace
     from codor.policy import tokens
@@ -100,6 +122,7 @@ def run_token(args: argparse.Namespace) -> int:
                 uses=1 if args.uses is None else args.uses, paths=paths or [],
                 sandbox=args.sandbox)
             _emit(token, args, "issued")
+            _record(workspace, "token.issued", token)
         else:
             given: str = args.token
             parent = sys.stdin.read().strip() if given == "-" else given.strip()
@@ -109,6 +132,7 @@ def run_token(args: argparse.Namespace) -> int:
                 exp=None if args.ttl is None else now + args.ttl, uses=args.uses,
                 sub=args.sub, sandbox=args.sandbox, now=now)
             _emit(token, args, "delegated")
+            _record(workspace, "token.delegated", token)
         return EXIT_OK
 
     from codor.server.settings import load_settings
@@ -125,5 +149,6 @@ def run_token(args: argparse.Namespace) -> int:
         StateRevocationList(db).revoke(token_id, args.reason)
     finally:
         db.close()
+    _record(workspace, "token.revoked", None, {"id": token_id, "reason": args.reason})
     print(f"revoked token {token_id} (and every token delegated from it)")
     return EXIT_OK

@@ -77,7 +77,7 @@ def open_kernel(workspace: str | os.PathLike[str] | None = None, *, policy: str 
     root = find_workspace(workspace, start)
     home = codor_home(root)
     engine = load_engine(resolve_policy(policy, root), workspace=str(root),
-                         codor_home=str(home))
+                         codor_home=str(home), tokens="workspace", record=record)
     try:
         state = Workspace.at(root)
         ledger = state.open_ledger(signing=False, sinks=True) \

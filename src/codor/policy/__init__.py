@@ -47,9 +47,26 @@ def load_engine(ref: str | Path = DEFAULT_POLICY, **kwargs: Any) -> Engine:
 
     Keyword arguments go to :func:`compile_ref` (workspace, home, env, codor_home) and, for
     ``builtins``, ``tokens``, ``clock``, ``on_internal_error``, to the engine.
+    ``tokens="workspace"`` gives the engine the workspace's capability-token verifier
+    (:func:`codor.policy.tokenstore.workspace_verifier` for ``codor_home``, with ``state`` and
+    ``record`` — ``record=False`` spends no persisted use); the engine closes it.
     """
     from codor.policy.engine import Engine
 
+    state = kwargs.pop("state", None)
+    record = kwargs.pop("record", True)
     engine_keys = ("builtins", "tokens", "clock", "on_internal_error")
     engine_kwargs = {k: kwargs.pop(k) for k in engine_keys if k in kwargs}
-    return Engine(compile_ref(ref, **kwargs), **engine_kwargs)
+    compiled = compile_ref(ref, **kwargs)
+    try:
+        if engine_kwargs.get("tokens") == "workspace":
+            from codor.policy.tokenstore import workspace_verifier
+
+            home = kwargs.get("codor_home") or Path(kwargs.get("workspace") or os.getcwd()) \
+                / ".codor"
+            engine_kwargs["tokens"] = workspace_verifier(
+                home, workspace=compiled.workspace, state=state, persistent=record)
+        return Engine(compiled, **engine_kwargs)
+    except BaseException:
+        compiled.close()
+        raise

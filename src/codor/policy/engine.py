@@ -95,6 +95,8 @@ class Engine:
 
     def close(self) -> None:
         self.policy.close()
+        if self.tokens is not None:
+            self.tokens.close()
 
     # -- evaluation ---------------------------------------------------------------------------
     def _decide(self, action: Action, now: float) -> Decision:

@@ -242,7 +242,37 @@ class GlobSet:
         return len(self._items)
 
     def matches(self, path: str) -> bool:
-        return self.first(path) is not None
+        """Whether any glob matches ``path`` — :meth:`first` without the policy-order
+        bookkeeping: the first hit answers."""
+        key = path.lower() if self._ci else path
+        if key in self._exact:
+            return True
+        prefixes = self._prefixes
+        if prefixes:
+            ancestor = key
+            while True:  # the path itself, then each parent, then "" (for "/**")
+                if ancestor in prefixes:
+                    return True
+                cut = ancestor.rfind("/")
+                if cut < 0:
+                    break
+                ancestor = ancestor[:cut]
+        if self._names or self._dirs:
+            segments = key.split("/")
+            if segments[-1] in self._names:
+                return True
+            dirs = self._dirs
+            if dirs and any(segment in dirs for segment in segments):
+                return True
+        if self._infix:
+            padded = key + "/"
+            if any(needle in padded for needle, _ in self._infix):
+                return True
+        if self._suffix and any(key.endswith(needle) for needle, _ in self._suffix):
+            return True
+        if self._name_re is not None and self._name_re[0].fullmatch(path.rpartition("/")[2]):
+            return True
+        return self._combined is not None and self._combined[0].fullmatch(path) is not None
 
     def first(self, path: str) -> str | None:
         """The first glob (in policy order) that matches ``path``, or ``None``."""

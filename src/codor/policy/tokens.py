@@ -51,6 +51,7 @@ from codor.policy.patterns import GlobSet
 __all__ = [
     "MAX_DEPTH",
     "PREFIX",
+    "Link",
     "MemoryUseCounter",
     "RevocationList",
     "TokenCheck",
@@ -374,6 +375,8 @@ class RevocationList:
     def any_revoked(self, ids: Sequence[str]) -> str | None:
         """The first id of ``ids`` that is revoked, or ``None``."""
         revoked = self._ids
+        if revoked.isdisjoint(ids):
+            return None
         for i in ids:
             if i in revoked:
                 return i
@@ -383,10 +386,20 @@ class RevocationList:
         return len(self._ids)
 
 
+#: one link of a token's chain as the use counter sees it: (id, claims digest, max uses)
+Link = tuple[str, str, int]
+
+
 class UseCounter(Protocol):
     """Counts token uses atomically; must refuse a known id presented with other claims."""
 
     def consume(self, token_id: str, claims_digest: str, max_uses: int) -> bool: ...
+
+    def consume_chain(self, chain: Sequence[Link]) -> int:
+        """Consume one use of every link, all or none: ``-1`` when every link had a use
+        left, else the position of the first link that had none (or was replayed), with
+        nothing consumed."""
+        ...
 
 
 class MemoryUseCounter:
@@ -397,12 +410,19 @@ class MemoryUseCounter:
         self._seen: dict[str, tuple[str, int]] = {}
 
     def consume(self, token_id: str, claims_digest: str, max_uses: int) -> bool:
+        return self.consume_chain(((token_id, claims_digest, max_uses),)) < 0
+
+    def consume_chain(self, chain: Sequence[Link]) -> int:
+        seen = self._seen
         with self._lock:
-            digest, used = self._seen.get(token_id, (claims_digest, 0))
-            if digest != claims_digest or used >= max_uses:
-                return False
-            self._seen[token_id] = (digest, used + 1)
-            return True
+            for n, (tid, digest, uses) in enumerate(chain):
+                known = seen.get(tid)
+                if uses < 1 or (known is not None and (known[0] != digest or known[1] >= uses)):
+                    return n
+            for tid, digest, _ in chain:
+                known = seen.get(tid)
+                seen[tid] = (digest, 1 if known is None else known[1] + 1)
+            return -1
 
     def reset(self) -> None:
         with self._lock:
@@ -427,6 +447,10 @@ class _Parsed:
     kinds: dict[str, bool]  # memo: action kind -> covered
 
 
+class Closeable(Protocol):
+    def close(self) -> None: ...
+
+
 class TokenVerifier:
     """Verifies tokens against trusted issuer keys, scope, binding, time, revocation and use
     count — for a delegated token, along its whole chain.
@@ -444,7 +468,9 @@ class TokenVerifier:
         workspace: str = "/",
         home: str = "/",
         cache_size: int = 4096,
+        owns: Sequence[Closeable] = (),
     ) -> None:
+        self._owns = tuple(owns)  # closed by close(): what the verifier's maker opened for it
         self._keys = {key_id(k): k for k in issuers}
         self._counter: UseCounter = counter or MemoryUseCounter()
         self.revocations = revocations if revocations is not None else RevocationList()
@@ -496,6 +522,12 @@ class TokenVerifier:
             self._parsed[token] = parsed
         return parsed
 
+    def close(self) -> None:
+        """Close what the verifier owns (a state database opened for it); idempotent."""
+        owns, self._owns = self._owns, ()
+        for part in owns:
+            part.close()
+
     def verify(self, token: str) -> TokenClaims:
         """The claims of ``token`` once its signatures and delegation chain are checked and
         none of its chain is revoked (time, scope and uses are judged by :meth:`check`)."""
@@ -546,9 +578,8 @@ class TokenVerifier:
             globs = parsed.globs
             if not all(globs.matches(f) for f in forms):
                 return TokenCheck(False, "path outside the token's scope", claims.id)
-        counter = self._counter
-        for n, (tid, digest, uses) in enumerate(parsed.chain):
-            if not counter.consume(tid, digest, uses):
-                return TokenCheck(False, "token uses exhausted or replayed" if n == 0 else
-                                  "a parent token's uses are exhausted or replayed", claims.id)
+        failed = self._counter.consume_chain(parsed.chain)
+        if failed >= 0:
+            return TokenCheck(False, "token uses exhausted or replayed" if failed == 0 else
+                              "a parent token's uses are exhausted or replayed", claims.id)
         return TokenCheck(True, "valid capability token", claims.id)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Final
 
 from codor.atomicfile import write_atomic
 from codor.errors import TokenError
-from codor.policy.tokens import RevocationList
+from codor.policy.tokens import Link, RevocationList
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -33,21 +33,25 @@ if TYPE_CHECKING:
         Ed25519PublicKey,
     )
 
+    from codor.policy.tokens import TokenVerifier
     from codor.statedb import StateDB
 
 __all__ = [
+    "ISSUER_DIR",
     "ISSUER_KEY",
     "ISSUER_PUB",
     "StateRevocationList",
     "StateUseCounter",
     "load_issuer_key",
     "trusted_issuers",
+    "workspace_verifier",
 ]
 
 #: the issuer's signing key and its public half, relative to CODOR's home (``.codor``)
 ISSUER_KEY: Final = "keys/token.key"
 ISSUER_PUB: Final = "keys/token.pub"
-_EXTRA_ISSUERS: Final = "token-issuers"
+#: more trusted issuers' public keys (``*.pub``), relative to CODOR's home
+ISSUER_DIR: Final = "token-issuers"
 
 _USES_SCHEMA: Final = (
     "CREATE TABLE IF NOT EXISTS token_uses (id TEXT PRIMARY KEY, digest TEXT NOT NULL, "
@@ -59,6 +63,10 @@ _REVOKED_SCHEMA: Final = (
 )
 
 
+class _Exhausted(Exception):
+    """A link had no use left: roll the chain's transaction back."""
+
+
 class StateUseCounter:
     """A :class:`codor.policy.tokens.UseCounter` in the state database."""
 
@@ -67,13 +75,28 @@ class StateUseCounter:
         db.migrate(_USES_SCHEMA)
 
     def consume(self, token_id: str, claims_digest: str, max_uses: int) -> bool:
+        return self.consume_chain(((token_id, claims_digest, max_uses),)) < 0
+
+    def consume_chain(self, chain: Sequence[Link]) -> int:
+        """One use of every link in one transaction (all or none), each link's count
+        raised by one conditional ``UPDATE`` — atomic against every other thread, process
+        and daemon; a link that has no use left rolls the whole chain back."""
         db = self._db
-        db.execute("INSERT INTO token_uses (id, digest, max_uses, used) VALUES (?, ?, ?, 0) "
-                   "ON CONFLICT (id) DO NOTHING", (token_id, claims_digest, max_uses))
-        # one statement: atomic against every other thread, process and daemon
-        return db.execute("UPDATE token_uses SET used = used + 1 "
-                          "WHERE id = ? AND digest = ? AND used < ?",
-                          (token_id, claims_digest, max_uses)) == 1
+        failed = -1
+        try:
+            with db.transaction():
+                for n, (tid, digest, uses) in enumerate(chain):
+                    db.execute("INSERT INTO token_uses (id, digest, max_uses, used) "
+                               "VALUES (?, ?, ?, 0) ON CONFLICT (id) DO NOTHING",
+                               (tid, digest, uses))
+                    if db.execute("UPDATE token_uses SET used = used + 1 "
+                                  "WHERE id = ? AND digest = ? AND used < ?",
+                                  (tid, digest, uses)) != 1:
+                        failed = n
+                        raise _Exhausted
+        except _Exhausted:
+            return failed
+        return -1
 
     def used(self, token_id: str) -> int:
         """How many uses of ``token_id`` were counted (0 for an unknown id)."""
@@ -166,7 +189,7 @@ def trusted_issuers(home: str | os.PathLike[str]) -> list[Ed25519PublicKey]:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
     root = Path(home)
-    files = [root / ISSUER_PUB, *sorted((root / _EXTRA_ISSUERS).glob("*.pub"))]
+    files = [root / ISSUER_PUB, *sorted((root / ISSUER_DIR).glob("*.pub"))]
     keys: list[Ed25519PublicKey] = []
     for f in files:
         if not f.is_file():
@@ -179,3 +202,42 @@ def trusted_issuers(home: str | os.PathLike[str]) -> list[Ed25519PublicKey]:
             raise TokenError(f"{f} is not an Ed25519 public key")
         keys.append(key)
     return keys
+
+
+def workspace_verifier(home: str | os.PathLike[str], *, workspace: str | os.PathLike[str],
+                       state: StateDB | str | None = None,
+                       persistent: bool = True) -> TokenVerifier | None:
+    """The capability-token verifier of a workspace whose CODOR home is ``home``, or ``None``
+    when it trusts no issuer yet (no ``keys/token.pub``, no ``token-issuers/*.pub``): then an
+    action's token is ignored with a warning and the action is evaluated in full.
+
+    Use counts and revocations live in the state database — ``state`` (an open
+    :class:`~codor.statedb.StateDB`, or its target), else ``<home>/state.db`` — so they hold
+    across hook processes and daemons. ``persistent=False`` (a dry run such as ``codor check
+    --no-record``) counts uses in memory only, spending none, and still honours persisted
+    revocations when the state database exists. A public key file that cannot be read raises
+    :class:`~codor.errors.TokenError`: the caller fails closed as for a bad policy."""
+    from codor.policy.tokens import MemoryUseCounter, TokenVerifier
+    from codor.statedb import StateDB
+
+    issuers = trusted_issuers(home)
+    if not issuers:
+        return None
+    db = state if isinstance(state, StateDB) else None
+    owned: list[StateDB] = []
+    target = state if isinstance(state, str) else str(Path(home) / "state.db")
+    if db is None and (persistent or isinstance(state, str) or Path(target).exists()):
+        db = StateDB.open(target)
+        owned.append(db)
+    user_home = os.environ.get("HOME") or str(Path.home())
+    try:
+        return TokenVerifier(
+            issuers,
+            counter=StateUseCounter(db) if db is not None and persistent
+            else MemoryUseCounter(),
+            revocations=StateRevocationList(db) if db is not None else None,
+            workspace=str(workspace), home=user_home, owns=owned)
+    except BaseException:
+        for opened in owned:
+            opened.close()
+        raise

@@ -22,15 +22,18 @@ Permission = Literal[
     "policy.write",      # PUT /v1/policy, reload
     "keys.admin",        # create, list, revoke API keys
     "agents.admin",      # register, pause, resume, stop agents (the registry)
+    "tokens.admin",      # issue and revoke capability tokens
+    "tokens.delegate",   # derive a narrower child from a valid capability token
     "metrics",           # GET /metrics
 ]
 PERMISSIONS: Final[tuple[str, ...]] = get_args(Permission)
 
 MATRIX: Final[dict[Role, frozenset[str]]] = {
     "admin": frozenset(PERMISSIONS),
-    "operator": frozenset({"read", "claims.verify", "approvals.decide", "metrics"}),
+    "operator": frozenset({"read", "claims.verify", "approvals.decide", "metrics",
+                           "tokens.delegate"}),
     "auditor": frozenset({"read", "metrics"}),
-    "agent": frozenset({"check", "events.write", "claims.verify"}),
+    "agent": frozenset({"check", "events.write", "claims.verify", "tokens.delegate"}),
 }
 assert set(MATRIX) == set(ROLES)
 

@@ -97,13 +97,15 @@ class Daemon:
                 from codor.server.policyload import bundle_ref
 
                 ref = bundle_ref(ref, settings)
+            state = StateDB.open(settings.state_target)
+            opened.append(state)
+            # capability tokens: use counts and revocations in the daemon's state database
             engine = load_engine(ref, workspace=str(settings.workspace),
-                                 codor_home=str(codor_home(settings.workspace)))
+                                 codor_home=str(codor_home(settings.workspace)),
+                                 tokens="workspace", state=state)
             opened.append(engine)
             ledger = _open_ledger(settings)
             opened.append(ledger)
-            state = StateDB.open(settings.state_target)
-            opened.append(state)
             keys = KeyStore(state)
             kernel = Kernel(engine, ledger, observer="codor-engine", group_allows=True,
                             workspace=str(settings.workspace))
@@ -133,8 +135,11 @@ class Daemon:
             return token
 
     def swap_engine(self, engine: Engine) -> None:
-        """Use a newly loaded policy for every later decision."""
+        """Use a newly loaded policy for every later decision (it keeps the daemon's
+        capability-token verifier: its caches, use counts and revocations)."""
         old = self.engine
+        if engine.tokens is None:
+            engine.tokens, old.tokens = old.tokens, None
         self.engine = engine
         self.kernel.engine = engine
         with contextlib.suppress(Exception):
