@@ -66,3 +66,27 @@ def test_the_cookie_secret_is_generated_once_and_kept_private(tmp_path: Path) ->
     real = "k" + "9f3Zq".join(str(i) for i in range(12))
     assert load_settings(tmp_path, env={"CODOR_SERVE_SESSION_SECRET": real}).cookie_secret() \
         == real
+
+
+def test_workers_starting_together_agree_on_one_cookie_secret(tmp_path: Path) -> None:
+    import threading
+
+    s = load_settings(tmp_path, env={})
+    got: list[str] = []
+    barrier = threading.Barrier(8)
+
+    def worker() -> None:
+        barrier.wait()
+        got.append(s.cookie_secret())
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(got)) == 1 and len(got) == 8
+    secret_dir = tmp_path / ".codor" / "server"
+    assert [p.name for p in secret_dir.iterdir()] == ["secret"]  # no temporary file left
+    (secret_dir / "secret").write_text("short\n")  # broken: replaced by a new one
+    fresh = s.cookie_secret()
+    assert fresh != got[0] and len(fresh) >= 32 and s.cookie_secret() == fresh

@@ -156,3 +156,29 @@ def test_stream_needs_the_read_permission(server: Server) -> None:
     assert r.status_code == 401
     r = server.get("/v1/stream", "agent")
     assert r.status_code == 403 and r.json()["error"]["code"] == "E_FORBIDDEN"
+
+
+def test_without_subscribers_the_tail_neither_flushes_nor_reads(
+        server: Server, monkeypatch: Any) -> None:
+    """An idle tail leaves the group commit alone; its first subscriber starts at the end of
+    the log, not at entries appended while nobody watched."""
+    tail = LedgerTail(server.daemon.ledger)
+    tail.start()
+    tail.stop()
+    store = server.daemon.ledger.store
+    flushes: list[int] = []
+    real_flush = store.flush
+    monkeypatch.setattr(store, "flush", lambda: (flushes.append(1), real_flush())[1])
+    server.post("/v1/check", "agent", json=READ)
+    assert tail.poll() == 0 and flushes == []
+
+    async def run() -> tuple[int, Any]:
+        sub = tail.subscribe()
+        start = sub.start
+        server.post("/v1/check", "agent", json={**READ, "path": "later"})
+        await asyncio.to_thread(tail.poll)
+        return start, await sub.get(5)
+
+    start, item = asyncio.run(run())
+    assert start == store.size() - 1 and item is not None and item[0] == start
+    assert item[1]["action"]["path"] == "later"

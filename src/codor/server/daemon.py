@@ -81,7 +81,7 @@ class Daemon:
     def open(cls, settings: ServerSettings) -> Daemon:
         """Open every part; raises :class:`~codor.errors.CodorError` with a one-line reason
         (and closes what was opened) when one cannot be."""
-        from codor.integrations.context import codor_home, resolve_policy
+        from codor.integrations.context import resolve_policy
         from codor.kernel import Kernel
         from codor.policy import load_engine
         from codor.server.keys import KeyStore
@@ -101,7 +101,7 @@ class Daemon:
             opened.append(state)
             # capability tokens: use counts and revocations in the daemon's state database
             engine = load_engine(ref, workspace=str(settings.workspace),
-                                 codor_home=str(codor_home(settings.workspace)),
+                                 codor_home=str(settings.home),
                                  tokens="workspace", state=state)
             opened.append(engine)
             ledger = _open_ledger(settings)

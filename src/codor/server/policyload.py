@@ -68,11 +68,10 @@ def engine_for(ref: str | Path, settings: ServerSettings, *,
                bundle: BundleInfo | None = None) -> Engine:
     """An engine for ``ref`` as the daemon loads it (workspace and CODOR home set); with
     ``bundle`` the policy must not extend files."""
-    from codor.integrations.context import codor_home
     from codor.policy import load_engine
 
     engine = load_engine(str(ref), workspace=str(settings.workspace),
-                         codor_home=str(codor_home(settings.workspace)))
+                         codor_home=str(settings.home))
     if bundle is not None:
         try:
             _check_files(engine.policy, bundle.path)

@@ -9,6 +9,7 @@ makes the daemon refuse to start.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from collections.abc import Mapping
@@ -142,15 +143,38 @@ class ServerSettings(BaseModel):
 
 
 def _read_or_create_secret(path: Path) -> str:
-    if path.is_file():
+    """The secret in ``path``; made when missing. Workers starting together agree on one: the
+    new secret is written to a private file first and linked into place (``link`` fails when
+    another worker's is already there — that one is used); a secret too short to be one is
+    replaced."""
+    def existing() -> str | None:
+        if not path.is_file():
+            return None
         value = path.read_text(encoding="utf-8").strip()
-        if len(value) >= _MIN_SECRET:
-            return value
+        return value if len(value) >= _MIN_SECRET else None
+
+    found = existing()
+    if found is not None:
+        return found
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     value = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(value + "\n")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(value + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            found = existing()
+            if found is not None:
+                return found  # another worker made it first
+            os.replace(tmp, path)  # a broken secret: replaced
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
     return value
 
 

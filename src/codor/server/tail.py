@@ -177,6 +177,8 @@ class LedgerTail:
         entry from :attr:`Subscription.start` on."""
         loop = loop or asyncio.get_running_loop()
         with self._lock:  # under the lock: no entry is published between start and add
+            if not self._subs:  # nobody watched: the poller has not followed the log
+                self._position = self._size()
             sub = Subscription(self, loop, maxsize or self.queue_size, self._position)
             self._subs.append(sub)
         self._gauge()
@@ -205,12 +207,11 @@ class LedgerTail:
     def poll(self) -> int:
         """Publish what was appended since the last poll; returns how many entries (the
         thread calls this; tests may too)."""
+        with self._lock:
+            if not self._subs:  # nobody watches: no flush, no read (the first subscriber
+                return 0        # starts from the end of the log then)
         size = self._size()
         published = 0
-        with self._lock:
-            if not self._subs:  # nobody watches: move on without reading or decoding
-                self._position = max(self._position, size)
-                return 0
         while self._position < size:
             end = min(size, self._position + _BATCH)
             entries = self.ledger.store.entries(self._position, end)
