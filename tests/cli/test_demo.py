@@ -5,7 +5,9 @@ answers resolves by the daemon's approval timeout."""
 
 from __future__ import annotations
 
+import os
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -48,7 +50,14 @@ def test_the_demo_against_a_daemon(daemon: DaemonProcess) -> None:
     stop = next(line for line in out.splitlines() if "Stop:" in line)
     assert "BLOCK" in stop and "contradicted" in stop
 
-    mine = [r for r in records(ws, 200) if r.get("session") == session[1]]
+    # the daemon commits events within its group-commit window (0.5 s): read until it has
+    deadline = time.monotonic() + 10
+    while True:
+        mine = [r for r in records(ws, 200) if r.get("session") == session[1]]
+        if any(r.get("event") == "claims.verification" for r in mine) or \
+                time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     decisions = [(r["action"]["kind"], r["decision"]["decision"]) for r in mine
                  if r["type"] == "decision"]
     assert ("command.exec", "deny") in decisions and ("file.read", "allow") in decisions
@@ -73,3 +82,41 @@ def test_the_demo_needs_a_daemon(tmp_path: Path) -> None:
     result = run("demo", "--workspace", str(tmp_path / "x"), cwd=tmp_path,
                  env={"CODOR_URL": "", "CODOR_TOKEN": ""})
     assert result.returncode == 2 and "--serve" in result.stderr
+
+
+def test_a_failing_git_is_a_warning_not_a_traceback(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from codor.cli import demo
+    from codor.workspace import Workspace
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "git"
+    fake.write_text("#!/bin/sh\necho 'fatal: no space left' >&2\nexit 128\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ.get('PATH', '')}")
+    demo._project(tmp_path / "ws")
+    err = capsys.readouterr().err
+    assert "`git init` failed (fatal: no space left)" in err
+    assert Workspace.at(tmp_path / "ws").has_ledger()  # the demo goes on
+
+
+def test_a_daemon_that_never_announces_itself_is_waited_for_until_a_deadline() -> None:
+    import subprocess
+
+    from codor.cli import demo
+
+    proc = subprocess.Popen(["sleep", "30"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        lines = demo._reader(proc.stdout)
+        started = time.monotonic()
+        assert demo._next_line(lines, started + 0.3) is None
+        assert 0.25 <= time.monotonic() - started < 5
+    finally:
+        demo._end(proc)
+    assert proc.returncode is not None
+    while demo._next_line(lines, time.monotonic() + 5) is not None:  # to its end: closed
+        pass
+    assert proc.stdout.closed

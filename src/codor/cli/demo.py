@@ -18,16 +18,20 @@ claims, and its policy must let the agent read and write there.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import queue
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 __all__ = ["run_demo"]
 
@@ -84,7 +88,15 @@ def _project(root: Path) -> None:
                "GIT_AUTHOR_NAME": "demo", "GIT_AUTHOR_EMAIL": "demo@example.org",
                "GIT_COMMITTER_NAME": "demo", "GIT_COMMITTER_EMAIL": "demo@example.org"}
         for cmd in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "calc"]):
-            subprocess.run(["git", *cmd], cwd=root, env=env, check=True, capture_output=True)
+            try:
+                subprocess.run(["git", *cmd], cwd=root, env=env, check=True,
+                               capture_output=True, timeout=60)
+            except (OSError, subprocess.SubprocessError) as exc:
+                why = exc.stderr.decode(errors="replace").strip() if isinstance(
+                    exc, subprocess.CalledProcessError) and exc.stderr else str(exc)
+                sys.stderr.write(f"codor: demo: `git {cmd[0]}` failed ({_short(why, 200)}); "
+                                 "the demo goes on without a commit to compare against\n")
+                break
     from codor.workspace import Workspace
 
     if not Workspace.at(root).has_ledger():
@@ -101,22 +113,64 @@ def _serve(workspace: Path, wait: float) -> tuple[subprocess.Popen[str], str, st
                              "raise SystemExit(main())", "serve", "--port", "0"],
                             cwd=workspace, env=env, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
-    first = proc.stdout.readline()
-    if not first.startswith("CODOR daemon: "):
-        proc.wait(10)
-        raise InputError("the demo daemon did not start (see its message above)")
+    lines = _reader(proc.stdout)
+    deadline = time.monotonic() + _START_TIMEOUT
+    first = _next_line(lines, deadline)
+    if first is None or not first.startswith("CODOR daemon: "):
+        _end(proc)
+        raise InputError("the demo daemon did not start (see its message above)" if first
+                         is not None or proc.poll() is not None else
+                         f"the demo daemon did not announce itself within {_START_TIMEOUT:g} s")
     url, token = first.split()[2], ""
-    for line in proc.stdout:  # up to the announcement's last line, "  policy ..."
+    while True:  # up to the announcement's last line, "  policy ..."
+        line = _next_line(lines, deadline)
+        if line is None:
+            break
         if "keep it: " in line:
             token = line.split("keep it: ", 1)[1].strip()
         if line.startswith("  policy "):
             break
     if not token:
-        proc.terminate()
+        _end(proc)
         raise InputError("the demo workspace's daemon has an admin key already; run the demo "
                          "on a fresh workspace, or give --url and --token", location=str(workspace))
-    proc.stdout.close()
     return proc, url, token
+
+
+#: how long the demo waits for its daemon to announce itself
+_START_TIMEOUT = 60.0
+
+
+def _reader(stream: IO[str]) -> queue.Queue[str | None]:
+    """The lines of ``stream`` as a thread reads them (``None`` at its end), so the demo can
+    wait for them with a deadline; the rest of the daemon's output is read and dropped."""
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def pump() -> None:
+        with contextlib.suppress(OSError, ValueError), stream:
+            for line in stream:
+                lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=pump, name="codor-demo-daemon-output", daemon=True).start()
+    return lines
+
+
+def _next_line(lines: queue.Queue[str | None], deadline: float) -> str | None:
+    try:
+        return lines.get(timeout=max(0.0, deadline - time.monotonic()))
+    except queue.Empty:
+        return None
+
+
+def _end(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 class _Agent:
@@ -136,12 +190,20 @@ class _Agent:
         event = {"session_id": self.session, "transcript_path": None,
                  "cwd": str(self.workspace), "permission_mode": "default",
                  "hook_event_name": name, **fields}
-        done = subprocess.run([sys.executable, "-c", "from codor.cli import main; "
-                               "raise SystemExit(main())", "hook", "claude-code"],
-                              input=json.dumps(event), capture_output=True, text=True,
-                              env=self.env, cwd=self.workspace,
-                              timeout=self.wait + 60, check=False)
-        answer = json.loads(done.stdout) if done.stdout.strip() else {}
+        try:
+            done = subprocess.run([sys.executable, "-c", "from codor.cli import main; "
+                                   "raise SystemExit(main())", "hook", "claude-code"],
+                                  input=json.dumps(event), capture_output=True, text=True,
+                                  env=self.env, cwd=self.workspace,
+                                  timeout=self.wait + 60, check=False)
+        except subprocess.TimeoutExpired:
+            return 2, {}, f"the hook gave no answer within {self.wait + 60:g} s"
+        try:
+            answer = json.loads(done.stdout) if done.stdout.strip() else {}
+        except ValueError:
+            return 2, {}, f"the hook's answer is not JSON: {_short(done.stdout, 120)!r}"
+        if not isinstance(answer, dict):
+            return 2, {}, f"the hook's answer is not a JSON object: {_short(done.stdout, 120)!r}"
         return done.returncode, answer, done.stderr.strip()
 
     def say(self, what: str, result: str) -> None:
