@@ -13,13 +13,14 @@ evidence cannot be prepared before the session began.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import os
 import threading
 from collections.abc import Callable, Mapping
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from codor.model import Action, Agent, Decision, Reason, freeze, thaw
 
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from codor.ledger.log import Ledger
     from codor.policy.engine import Engine
 
-__all__ = ["Kernel", "evidence_form"]
+__all__ = ["DecisionGate", "Kernel", "evidence_form"]
 
 _DURABLE_SEVERITIES = frozenset({"high", "critical"})
 
@@ -89,13 +90,38 @@ def _unrecorded(decision: Decision, exc: Exception) -> Decision:
     return Decision("deny", (reason, *decision.reasons), decision.warnings, decision.policy)
 
 
+def _gate_failed(decision: Decision, exc: Exception) -> Decision:
+    """The deny given when the workflow gate failed: rule ``workflow.error``."""
+    from codor.errors import CodorError
+
+    code = exc.code if isinstance(exc, CodorError) else type(exc).__name__
+    text = " ".join(str(exc).split())[:300]
+    reason = Reason("workflow.error", "workflow", "high",
+                    f"the workflow state could not be checked [{code}]: {text}; denied")
+    return Decision("deny", (reason, *decision.reasons), decision.warnings, decision.policy)
+
+
+class DecisionGate(Protocol):
+    """What may tighten the engine's decision before it is recorded — the workflow modes
+    (:class:`codor.runtime.gate.WorkflowGate`): ``apply`` never loosens a decision, and
+    ``recorded`` hears of the recorded decision's index (it never raises)."""
+
+    def apply(self, action: Action, decision: Decision) -> Decision: ...
+
+    def recorded(self, action: Action, decision: Decision, index: int | None) -> bool: ...
+
+
 class Kernel:
-    """Decides and records. ``ledger=None`` decides without recording (``--no-record``)."""
+    """Decides and records. ``ledger=None`` decides without recording (``--no-record``).
+    ``gate`` (the workflow modes) may tighten each decision before it is recorded; an error
+    in it is a deny (fail closed)."""
 
     def __init__(self, engine: Engine, ledger: Ledger | None = None, *,
                  observer: Observer = "codor-engine", group_allows: bool = False,
-                 workspace: str | None = None) -> None:
+                 workspace: str | None = None, gate: DecisionGate | None = None) -> None:
         self.engine = engine
+        self.gate = gate
+        self._owned: list[Any] = []  # closed with the kernel (the gate's state database)
         self.workspace = workspace  # a git work tree whose HEAD each session start records
         self.ledger = ledger
         self.observer: Observer = observer
@@ -158,12 +184,21 @@ class Kernel:
         decision record: ``None`` without a ledger, or when recording failed (the decision is
         then the ``ledger.unavailable`` deny)."""
         decision = self.engine.decide(action)
+        gate = self.gate
+        if gate is not None:
+            try:
+                decision = gate.apply(action, decision)
+            except Exception as exc:  # fail closed: the gate could not judge the action
+                decision = _gate_failed(decision, exc)
         if self.ledger is None:
             return decision, None
         try:
             index = self.record(action, decision)
         except Exception as exc:
             return _unrecorded(decision, exc), None
+        if gate is not None:
+            with contextlib.suppress(Exception):
+                gate.recorded(action, decision, index)
         return decision, index
 
     def record_outcome(
@@ -231,8 +266,18 @@ class Kernel:
                                 channel, self.engine.policy.sha256, wall, mono, comment)
         return self.ledger.append(record.to_bytes(), durable=True)
 
+    def own(self, part: Any) -> None:
+        """Close ``part`` (anything with ``close()``) when the kernel closes."""
+        self._owned.append(part)
+
     def close(self) -> None:
-        if self.ledger is not None:
-            self.ledger.store.flush()
-            self.ledger.close()
-        self.engine.close()
+        try:
+            if self.ledger is not None:
+                self.ledger.store.flush()
+                self.ledger.close()
+            self.engine.close()
+        finally:
+            owned, self._owned = self._owned, []
+            for part in reversed(owned):
+                with contextlib.suppress(Exception):
+                    part.close()

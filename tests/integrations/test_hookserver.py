@@ -9,6 +9,7 @@ import json
 import os
 import socket
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -26,12 +27,15 @@ from codor.workspace import DEFAULT_POLICY_TEXT, Workspace
 
 
 @pytest.fixture
-def runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    base = tmp_path / "xdg"
-    base.mkdir(mode=0o700)
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(base))
-    monkeypatch.delenv("CODOR_HOOK_SERVER", raising=False)
-    return base
+def runtime(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A private runtime directory with a short path (a socket path has at most 107 bytes;
+    pytest's tmp_path grows with the number of earlier runs on the machine)."""
+    with tempfile.TemporaryDirectory(prefix="cx-") as made:
+        base = Path(made) / "xdg"
+        base.mkdir(mode=0o700)
+        monkeypatch.setenv("XDG_RUNTIME_DIR", str(base))
+        monkeypatch.delenv("CODOR_HOOK_SERVER", raising=False)
+        yield base
 
 
 @pytest.fixture

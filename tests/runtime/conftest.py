@@ -13,6 +13,7 @@ import pytest
 from codor.evidence.records import DecisionRecord, OutcomeRecord, Record, record_from_bytes
 from codor.kernel import Kernel
 from codor.runtime import ToolRouter
+from codor.statedb import StateDB
 from codor.workspace import Workspace
 from tests.conftest import EngineFactory
 
@@ -91,3 +92,26 @@ def make_setup(tmp_path: Path, make_engine: EngineFactory) -> Iterator[SetupFact
 @pytest.fixture
 def setup(make_setup: SetupFactory) -> Setup:
     return make_setup()
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[StateDB]:
+    """A state database (SQLite) of its own."""
+    handle = StateDB.open(tmp_path / "state.db")
+    yield handle
+    handle.close()
+
+
+@pytest.fixture
+def kernel(tmp_path: Path) -> Iterator[Kernel]:
+    """A kernel on a fresh workspace with a ledger (``tmp_path / "ws"``)."""
+    from codor.integrations.context import open_kernel
+    from codor.workspace import Workspace
+
+    root = tmp_path / "ws"
+    root.mkdir()
+    Workspace(root, root / ".codor").init(key_name="test")
+    k = open_kernel(root, remote=False)
+    assert k.ledger is not None
+    yield k
+    k.close()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,27 +29,6 @@ from codor.statedb import StateDB
 ALL_PAIRS = [(a, b) for a in STATUSES for b in STATUSES]
 ALLOWED = [(a, b) for a, b in ALL_PAIRS if b in TRANSITIONS[a]]
 REFUSED = [(a, b) for a, b in ALL_PAIRS if b not in TRANSITIONS[a]]
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[StateDB]:
-    handle = StateDB.open(tmp_path / "state.db")
-    yield handle
-    handle.close()
-
-
-@pytest.fixture
-def kernel(tmp_path: Path) -> Iterator[Kernel]:
-    from codor.integrations.context import open_kernel
-    from codor.workspace import Workspace
-
-    root = tmp_path / "ws"
-    root.mkdir()
-    Workspace(root, root / ".codor").init(key_name="test")
-    k = open_kernel(root, remote=False)
-    assert k.ledger is not None
-    yield k
-    k.close()
 
 
 def events(kernel: Kernel) -> list[Any]:

@@ -90,9 +90,11 @@ def test_outcomes_and_events_are_recorded_in_the_session(server: Server) -> None
 
 def test_integrations_cannot_report_as_the_daemon_or_write_reserved_events(
         server: Server) -> None:
-    r = server.post("/v1/events", "agent", json={"type": "event", "session": "s1",
-                                                 "event": "claims.escalation", "data": {}})
-    assert r.status_code == 400 and r.json()["error"]["location"] == "event"
+    for forged in ("claims.escalation", "workflow.phase", "workflow.review.approved",
+                   "task.succeeded", "token.revoked", "process.exited"):
+        r = server.post("/v1/events", "agent", json={"type": "event", "session": "s1",
+                                                     "event": forged, "data": {}})
+        assert r.status_code == 400 and r.json()["error"]["location"] == "event", forged
     r = server.post("/v1/events", "agent", json={"type": "event", "session": "s1",
                                                  "event": "x", "observer": "codor-engine"})
     assert r.status_code == 400 and r.json()["error"]["location"] == "observer"

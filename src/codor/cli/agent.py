@@ -7,34 +7,20 @@ sees these changes at once. Every change is recorded in the workspace ledger (se
 from __future__ import annotations
 
 import argparse
-import contextlib
-import getpass
 import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from codor.cli.statectx import opened_state, user_name, who
 from codor.errors import InputError
 
 if TYPE_CHECKING:
-    from codor.kernel import Kernel
     from codor.runtime.registry import Agent, Registry
 
 __all__ = ["run_agent"]
 
 _CHANGES = ("register", "pause", "resume", "stop", "import")
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # no user name in this environment
-        return "unknown"
-
-
-def _who(command: str = "codor agent") -> str:
-    """Who made a change from the command line, as recorded: ``<user> (<command>)``."""
-    return f"{_user()} ({command})"
 
 
 def _line(agent: Agent) -> str:
@@ -66,33 +52,18 @@ def _read_document(name: str) -> Any:
 def run_agent(args: argparse.Namespace) -> int:
     from codor.cli.main import EXIT_OK, find_workspace
     from codor.runtime.registry import Registry
-    from codor.server.settings import load_settings
-    from codor.statedb import StateDB
 
     workspace = Path(find_workspace(args.workspace))
-    settings = load_settings(workspace, state=args.state)
-    kernel: Kernel | None = None
-    db = StateDB.open(settings.state_target)
-    try:
-        if args.agent_command in _CHANGES:
-            from codor.integrations.context import open_kernel
-
-            kernel = open_kernel(workspace, remote=False)  # records only when a ledger exists
-        registry = Registry(db, kernel)
-        _dispatch(args, registry)
-    finally:
-        if kernel is not None:
-            with contextlib.suppress(Exception):
-                kernel.close()
-        db.close()
+    with opened_state(workspace, args.state, record=args.agent_command in _CHANGES) as (db, kernel):
+        _dispatch(args, Registry(db, kernel))
     return EXIT_OK
 
 
 def _dispatch(args: argparse.Namespace, registry: Registry) -> None:
-    command, by = args.agent_command, _who()
+    command, by = args.agent_command, who("codor agent")
     if command == "register":
         caps = [c for group in args.capability or () for c in group.split(",") if c]
-        agent = registry.register(args.id, args.role, args.owner or _user(), caps,
+        agent = registry.register(args.id, args.role, args.owner or user_name(), caps,
                                   by=by)
         print(f"registered {agent.id} ({agent.role}, owner {agent.owner})")
     elif command == "list":

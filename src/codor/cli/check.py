@@ -126,7 +126,15 @@ def _kernel(engine: Any, workspace: Path, *, record: bool) -> Any:
     # `codor ledger checkpoint` and the daemon), so the signing library is not imported
     ledger = state.open_ledger(signing=False, sinks=True) if record and state.has_ledger() \
         else None
-    return Kernel(engine, ledger, workspace=str(workspace))
+    kernel = Kernel(engine, ledger, workspace=str(workspace))
+    from codor.integrations.context import attach_workflow
+
+    try:
+        attach_workflow(kernel, state.home)
+    except BaseException:
+        kernel.close()
+        raise
+    return kernel
 
 
 def _clawdstrike_reader() -> Any:

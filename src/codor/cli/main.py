@@ -234,6 +234,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_token_parser(sub, _Parser)
 
+    # workflow modes (codor.cli.mode), in the daemon's state database
+    from codor.cli.mode import add_mode_parser
+
+    add_mode_parser(sub, _Parser)
+
+    # scheduled tasks (codor.cli.task), in the daemon's state database
+    from codor.cli.task import add_task_parser
+
+    add_task_parser(sub, _Parser)
+
     daemon_p = sub.add_parser("serve", help="the daemon: HTTP API, approvals, dashboard")
     _add_policy_args(daemon_p)
     daemon_p.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
@@ -379,6 +389,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from codor.cli.agent import run_agent
 
             return run_agent(args)
+        if args.command == "mode":  # codor mode (codor.cli.mode)
+            from codor.cli.mode import run_mode
+
+            return run_mode(args)
+        if args.command == "task":  # codor task (codor.cli.task)
+            from codor.cli.task import run_task
+
+            return run_task(args)
         if args.command == "demo":  # codor demo (codor.cli.demo)
             from codor.cli.demo import run_demo
 

@@ -45,6 +45,13 @@ def run_run(args: argparse.Namespace) -> int:
                          record=record)
     ledger = _ledger(workspace, record=record)
     kernel = Kernel(engine, ledger, observer="codor-sandbox", workspace=str(workspace))
+    try:
+        from codor.integrations.context import attach_workflow
+
+        attach_workflow(kernel, codor_home(workspace))
+    except BaseException:
+        kernel.close()
+        raise
     session = args.session or f"run-{os.urandom(6).hex()}"
     agent = Agent(args.agent) if args.agent else Agent("codor-run")
     cwd = os.getcwd()

@@ -81,7 +81,7 @@ def _record(workspace: Path, event: str, token: str | None,
             data: dict[str, Any] | None = None) -> None:
     """Record the change in the workspace's ledger (session ``codor-admin``), when it has
     one: the token's claims, never the token itself."""
-    from codor.cli.agent import _who
+    from codor.cli.statectx import who
     from codor.integrations.context import open_kernel
     from codor.model import Agent
     from codor.policy.tokens import read_claims
@@ -92,7 +92,7 @@ def _record(workspace: Path, event: str, token: str | None,
         data.pop("proof", None)
     kernel = open_kernel(workspace, remote=False)
     try:
-        kernel.record_event(ADMIN_SESSION, event, {"by": _who("codor token"),
+        kernel.record_event(ADMIN_SESSION, event, {"by": who("codor token"),
                                                    **(data or {})},
                             agent=Agent(ADMIN_SESSION))
     finally:

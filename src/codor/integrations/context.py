@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from codor.evidence.records import Observer
     from codor.kernel import Kernel
 
-__all__ = ["codor_home", "find_workspace", "open_kernel", "resolve_policy"]
+__all__ = ["attach_workflow", "codor_home", "find_workspace", "open_kernel", "resolve_policy"]
 
 
 def find_workspace(explicit: str | os.PathLike[str] | None = None,
@@ -85,4 +85,28 @@ def open_kernel(workspace: str | os.PathLike[str] | None = None, *, policy: str 
     except BaseException:
         engine.close()
         raise
-    return Kernel(engine, ledger, observer=observer, workspace=str(root))
+    kernel = Kernel(engine, ledger, observer=observer, workspace=str(root))
+    try:
+        attach_workflow(kernel, home)
+    except BaseException:
+        kernel.close()
+        raise
+    return kernel
+
+
+def attach_workflow(kernel: Kernel, home: Path) -> None:
+    """Give ``kernel`` the workflow gate of the workspace (:mod:`codor.runtime.gate`) when its
+    state database exists (``<home>/state.db``: where ``codor mode`` keeps the modes) — so
+    the session's phase decides which actions are allowed. Nothing is opened otherwise: a
+    workspace that never used a mode, a token, a task or an agent pays one ``stat``. The
+    database is closed with the kernel."""
+    path = home / "state.db"
+    if not path.is_file():
+        return
+    from codor.runtime.gate import WorkflowGate
+    from codor.runtime.workflowstore import WorkflowStore
+    from codor.statedb import StateDB
+
+    db = StateDB.open(path)
+    kernel.own(db)
+    kernel.gate = WorkflowGate(WorkflowStore(db, kernel, workspace=kernel.workspace))

@@ -1,6 +1,7 @@
 """Who may do what: four roles and one permission matrix, checked on every route.
 
-``admin`` does everything; ``operator`` reads and answers approvals; ``auditor`` only reads;
+``admin`` does everything; ``operator`` reads and answers approvals (workflow review and debug
+approvals too); ``auditor`` only reads;
 ``agent`` asks for decisions and reports outcomes. Every route but ``/health`` and ``/ready``
 names one permission; the tests walk the whole matrix route by route.
 """
@@ -24,6 +25,8 @@ Permission = Literal[
     "agents.admin",      # register, pause, resume, stop agents (the registry)
     "tokens.admin",      # issue and revoke capability tokens
     "tokens.delegate",   # derive a narrower child from a valid capability token
+    "tasks.admin",       # submit and cancel scheduled tasks
+    "workflow.admin",    # set workflow modes, advance phases, approve reviews/debug, exempt
     "metrics",           # GET /metrics
 ]
 PERMISSIONS: Final[tuple[str, ...]] = get_args(Permission)
@@ -31,7 +34,7 @@ PERMISSIONS: Final[tuple[str, ...]] = get_args(Permission)
 MATRIX: Final[dict[Role, frozenset[str]]] = {
     "admin": frozenset(PERMISSIONS),
     "operator": frozenset({"read", "claims.verify", "approvals.decide", "metrics",
-                           "tokens.delegate"}),
+                           "tokens.delegate", "tasks.admin", "workflow.admin"}),
     "auditor": frozenset({"read", "metrics"}),
     "agent": frozenset({"check", "events.write", "claims.verify", "tokens.delegate"}),
 }

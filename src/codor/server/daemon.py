@@ -115,6 +115,13 @@ class Daemon:
             daemon = cls(settings, engine, ledger, kernel, state, keys, Metrics(), str(ref),
                          local_ledger=isinstance(ledger.store, SQLiteStore))
 
+            # workflow modes: the session's phase tightens decisions; the routes share the store
+            from codor.runtime.gate import WorkflowGate
+            from codor.runtime.workflowstore import WorkflowStore
+
+            workflow = WorkflowStore(state, kernel, workspace=str(settings.workspace))
+            kernel.gate = WorkflowGate(workflow)
+            daemon.extras["workflow"] = workflow
             daemon.extras["approvals"] = ApprovalQueue(
                 state, kernel, timeout_s=settings.approval_timeout_s,
                 wait_s=settings.approval_wait_s, webhooks=settings.webhooks)

@@ -29,7 +29,7 @@ router = APIRouter(prefix="/v1", tags=["decisions"])
 _JSONL: Final = ("application/x-ndjson", "application/jsonl", "application/x-jsonlines")
 #: events only the daemon itself writes; no integration may report them
 _RESERVED_EVENTS: Final = ("claims.", "workspace.", "approval.", "session.", "policy.",
-                           "apikey.")
+                           "apikey.", "workflow.", "task.", "token.", "process.")
 #: the session of the daemon's administration (API keys, the agent registry)
 _ADMIN_SESSION: Final = "codor-admin"
 _REPORTERS: Final = frozenset({"claude-code-harness", "codex-harness", "gemini-harness",

@@ -1,0 +1,116 @@
+"""The workflow gate where decisions are made: every kernel a workspace opens (hooks,
+``codor check``, ``codor run``) and the daemon carry it once a state database exists; a gate
+that fails is a deny; forged workflow events are refused over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from codor.integrations.context import open_kernel
+from codor.kernel import Kernel
+from codor.model import Action, Decision
+from codor.policy import load_engine
+from codor.runtime.workflowstore import WorkflowStore
+from codor.statedb import StateDB
+from codor.workspace import Workspace
+
+CODOR = str(Path(sys.executable).with_name("codor"))
+
+
+def _write(path: str, session: str = "s1") -> Action:
+    return Action.create("file.write", path=path, content="x", session=session, agent="c1")
+
+
+def _workspace(tmp_path: Path) -> Path:
+    root = tmp_path / "ws"
+    root.mkdir()
+    Workspace(root, root / ".codor").init(key_name="test")
+    return root
+
+
+def test_a_workspace_without_a_state_database_opens_no_gate(tmp_path: Path) -> None:
+    root = _workspace(tmp_path)
+    kernel = open_kernel(root, remote=False)
+    try:
+        assert kernel.gate is None
+        assert not (root / ".codor" / "state.db").exists()
+    finally:
+        kernel.close()
+
+
+def test_a_strict_session_refuses_code_before_a_failing_test_through_open_kernel(
+        tmp_path: Path) -> None:
+    root = _workspace(tmp_path)
+    db = StateDB.open(root / ".codor" / "state.db")
+    try:
+        WorkflowStore(db, workspace=str(root)).set_default("strict", by="test")
+    finally:
+        db.close()
+    kernel = open_kernel(root, remote=False)
+    try:
+        assert kernel.gate is not None
+        code = kernel.decide(_write("src/app.py"))
+        assert code.decision == "deny" and code.reasons[0].rule == "workflow.phase"
+        test = kernel.decide(_write("tests/test_app.py"))
+        assert test.decision == "allow"
+        assert any("planning → test_writing" in w for w in test.warnings)
+        other = kernel.decide(_write("src/app.py", session="s2"))  # its own phase: planning
+        assert other.decision == "deny"
+    finally:
+        kernel.close()
+    # the refusals are in the ledger as recorded
+    ledger = Workspace.at(root).open_ledger(signing=False)
+    try:
+        leaves = [json.loads(e.leaf) for e in ledger.store.entries(0, ledger.store.size())
+                  if e.leaf]
+    finally:
+        ledger.close()
+    refused = [r for r in leaves if r.get("type") == "decision"
+               and r["decision"]["decision"] == "deny"]
+    assert {r["decision"]["reasons"][0]["rule"] for r in refused} == {"workflow.phase"}
+
+
+def test_codor_check_and_mode_commands_share_the_gate(tmp_path: Path) -> None:
+    root = _workspace(tmp_path)
+    env = {k: v for k, v in os.environ.items() if k != "CODOR_HOME"}
+
+    def codor(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([CODOR, *args], cwd=root, env=env, capture_output=True,
+                              text=True, timeout=60, check=False)
+
+    assert codor("mode", "set", "strict").returncode == 0
+    action = {"kind": "file.write", "path": "src/app.py", "content": "x", "session": "s1",
+              "agent": {"id": "c1"}}
+    done = codor("check", json.dumps(action))
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["decision"] == "deny"
+    assert codor("mode", "set", "off", "--session", "s1").returncode == 0
+    assert json.loads(codor("check", json.dumps(action)).stdout)["decision"] == "allow"
+
+
+class _Broken:
+    def apply(self, action: Action, decision: Decision) -> Decision:
+        raise RuntimeError("state database gone")
+
+    def recorded(self, action: Action, decision: Decision, index: int | None) -> bool:
+        raise AssertionError("not reached")
+
+
+def test_a_failing_gate_is_a_recorded_deny(tmp_path: Path) -> None:
+    root = _workspace(tmp_path)
+    engine = load_engine("codor:default", workspace=str(root))
+    ledger = Workspace.at(root).open_ledger(signing=False)
+    kernel = Kernel(engine, ledger, workspace=str(root), gate=_Broken())
+    try:
+        decision, index = kernel.decide_and_index(
+            Action.create("file.read", path="README.md", session="s1"))
+        assert decision.decision == "deny" and index is not None
+        assert decision.reasons[0].rule == "workflow.error"
+        assert "state database gone" in decision.reasons[0].message
+    finally:
+        kernel.close()
+
