@@ -135,6 +135,30 @@ def test_token_issuers_added_after_the_server_started_are_trusted(workspace: Pat
     assert json.loads(answer[0])["decision"] == "allow"
 
 
+def test_a_workflow_mode_set_after_the_server_started_applies_warm(workspace: Path,
+                                                                   runtime: Path) -> None:
+    from codor.runtime.workflowstore import WorkflowStore
+    from codor.statedb import StateDB
+
+    def write_code(agent: str, stdin: bytes, kernel: Callable[[], Kernel]
+                   ) -> tuple[bytes, str, int]:
+        action = Action.create("file.write", path=str(workspace / "src" / "app.py"),
+                               content="x", session="s-warm", agent="c1")
+        return json.dumps({"decision": kernel().decide(action).decision}).encode(), "", 0
+
+    with serving(workspace, write_code):
+        before = ask(workspace, "")
+        db = StateDB.open(workspace / ".codor" / "state.db")
+        try:
+            WorkflowStore(db, workspace=str(workspace)).set_default("strict", by="test")
+        finally:
+            db.close()
+        after = ask(workspace, "")
+    assert before is not None and after is not None
+    assert json.loads(before[0])["decision"] == "allow"
+    assert json.loads(after[0])["decision"] == "deny"  # reloaded with the workflow gate
+
+
 def test_a_failing_handler_is_a_fail_closed_answer(workspace: Path, runtime: Path) -> None:
     def broken(agent: str, stdin: bytes, kernel: Callable[[], Kernel]) -> tuple[bytes, str, int]:
         raise RuntimeError("boom")

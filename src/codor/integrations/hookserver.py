@@ -7,11 +7,11 @@ same handler, the same policy, the same ledger (every decision is committed befo
 is sent). It holds an exclusive lock next to its socket, so at most one server runs per
 socket; before every event that needs the kernel it checks what the kernel was opened from —
 the policy files, a new ``policy.yaml``, ``sinks.yaml``, a ledger created, removed or replaced
-(``codor init``), the trusted capability-token issuers — and reopens it when any changed; it
-exits after :data:`IDLE_SECONDS` without events, when its state directory disappears, or on
-SIGTERM. A policy or ledger that does not open is reported by the handler exactly as
-in-process; anything else that goes wrong while answering is a fail-closed answer (exit 2 with
-the reason).
+(``codor init``), the trusted capability-token issuers, a state database created (workflow
+modes) — and reopens it when any changed; it exits after :data:`IDLE_SECONDS` without events,
+when its state directory disappears, or on SIGTERM. A policy or ledger that does not open is
+reported by the handler exactly as in-process; anything else that goes wrong while answering
+is a fail-closed answer (exit 2 with the reason).
 """
 
 from __future__ import annotations
@@ -229,6 +229,8 @@ class HookServer:
 
         known: Watched = ((str(state.policy_path), True), (str(state.home / "sinks.yaml"), True),
                           (str(state.ledger_path), False),
+                          # the state database: workflow modes apply once it exists
+                          (str(state.home / "state.db"), False),
                           # trusted token issuers: the first `codor token issue` makes one
                           (str(state.home / ISSUER_PUB), True), (str(state.home / ISSUER_DIR),
                                                                  True))
