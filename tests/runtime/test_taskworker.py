@@ -180,3 +180,70 @@ def test_codor_task_run_until_idle(workspace: Path) -> None:
     assert (workspace / ".codor" / "tasks" / "hello.1.out").read_text() == "hi\n"
     shown = json.loads(codor("task", "show", "hello", "--json").stdout)
     assert shown["state"] == "succeeded"
+
+
+def test_a_relative_cwd_is_the_workspaces_for_the_decision_and_the_run(
+        parts: tuple[TaskStore, Kernel], workspace: Path) -> None:
+    store, _ = parts
+    victim = workspace / ".codor" / "keys" / "victim.key"
+    victim.parent.mkdir(exist_ok=True)
+    victim.write_text("secret")
+    store.submit(TaskSpec("rel", argv=("rm", "-f", "keys/victim.key"), cwd=".codor"))
+    with _worker(parts, workspace) as worker:
+        worker.run(until_idle=True, timeout=30)
+    task = store.get("rel")
+    assert task.state == "failed" and "denied by policy" in str(task.reason)
+    assert victim.exists()
+
+
+def test_stopping_the_worker_reports_no_result_and_the_next_worker_runs_the_task_again(
+        parts: tuple[TaskStore, Kernel], workspace: Path) -> None:
+    store, _ = parts
+    marker = workspace / "runs.txt"
+    body = (f"import signal, sys, time\nopen({str(marker)!r}, 'a').write('run\\n')\n"
+            "print('attempt', flush=True)\n"
+            "signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))\ntime.sleep(30)")
+    store.submit([TaskSpec("slow", argv=(PY, "-c", body)),
+                  TaskSpec("after", argv=(PY, "-c", "pass"), deps=("slow",))])
+    worker = _worker(parts, workspace)
+    worker.run(timeout=1.0)
+    worker.close(grace=2)  # the command exits 0 on SIGTERM: still not a success
+    assert store.get("slow").state == "running" and store.get("after").state == "pending"
+    assert worker.counters.succeeded == 0
+
+    again = _worker(parts, workspace, limits=Limits(wall_seconds=0.5))
+    with again:
+        again.run(until_idle=True, timeout=30)
+    assert marker.read_text() == "run\nrun\n"
+    # run numbers restart with the new worker: its output replaced the first worker's
+    assert (workspace / ".codor" / "tasks" / "slow.1.out").read_text() == "attempt\n"
+
+
+def test_a_task_cancelled_elsewhere_as_it_ends_does_not_disturb_the_other_runs(
+        parts: tuple[TaskStore, Kernel], workspace: Path) -> None:
+    store, _ = parts
+    store.submit([TaskSpec("quick", argv=(PY, "-c", "pass")),
+                  TaskSpec("long", argv=(PY, "-c", "import time; time.sleep(1)"))])
+    other_db = StateDB.open(workspace / ".codor" / "state.db")
+    other = TaskStore(other_db)
+    worker = _worker(parts, workspace, agent_limit=2)
+    real = worker.executor.finished
+    cancelled: list[str] = []
+
+    def finished() -> list[tuple[str, Any]]:
+        ended = real()
+        if ended and not cancelled:  # quick has ended: someone cancels it right now
+            other.cancel("quick", by="test", reason="raced")
+            cancelled.append("quick")
+        return ended
+
+    worker.executor.finished = finished  # type: ignore[method-assign]
+    try:
+        with worker:
+            worker.run(until_idle=True, timeout=30)
+    finally:
+        other_db.close()
+    assert cancelled == ["quick"]
+    assert store.get("quick").state == "cancelled"
+    assert store.get("long").state == "succeeded" and store.get("long").attempt == 1
+    assert worker.counters.started == 2  # nothing was stopped and run again

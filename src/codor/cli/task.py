@@ -218,6 +218,7 @@ def _dispatch(args: argparse.Namespace, store: TaskStore) -> None:
 
 def _work(args: argparse.Namespace, workspace: Path, state_target: str, home: Path) -> int:
     """``codor task run``: a worker on the workspace's tasks, until Ctrl-C, SIGTERM or idle."""
+    import math
     import signal
 
     from codor.cli.main import EXIT_OK, EXIT_USAGE
@@ -227,6 +228,11 @@ def _work(args: argparse.Namespace, workspace: Path, state_target: str, home: Pa
     from codor.runtime.taskworker import TaskWorker
     from codor.statedb import StateDB
 
+    for flag, value in (("--memory-mb", args.memory_mb), ("--cpu-percent", args.cpu_percent),
+                        ("--wall-seconds", args.wall_seconds)):
+        if value is not None and not (math.isfinite(value) and value > 0):
+            print(f"codor: {flag} must be a positive number [E_USAGE]", file=sys.stderr)
+            return EXIT_USAGE
     if args.global_limit < 1 or args.agent_limit < 1:
         print("codor: --global-limit and --agent-limit must be at least 1 [E_USAGE]",
               file=sys.stderr)

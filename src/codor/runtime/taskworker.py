@@ -20,7 +20,10 @@ other command.
 starts inside bubblewrap with the network cut off (the egress proxy is not started for task
 runs); ``limits`` (CPU, memory, wall time) apply to each run's whole process tree.
 
-Output of each run goes to ``<home>/tasks/<task>.<run>.out`` (stdout) and ``.err``.
+Output of each run goes to ``<home>/tasks/<task>.<run>.out`` (stdout) and ``.err`` (a new
+run of that number replaces them). A task's relative ``cwd`` is relative to the workspace.
+Stopping the worker stops its runs without reporting them: their tasks stay ``running`` in the
+store and the next worker starts them again.
 """
 
 from __future__ import annotations
@@ -65,6 +68,7 @@ class RunRecord:
     started: tuple[int, int]
     out: Path
     err: Path
+    stopping: bool = False  # the worker stopped it (preemption, cancellation, shutdown)
 
 
 @dataclass
@@ -131,8 +135,16 @@ class TaskWorker:
         try:
             self._since, commands = self.store.sync(self.scheduler, self._since)
             self._carry_out(commands)
+            stale = False
             for handle, status in self.executor.finished():
-                self._ended(handle, status)
+                try:
+                    self._ended(handle, status)
+                except TaskConflictError as exc:  # e.g. cancelled elsewhere as it ended
+                    log.info("task worker: %s; the store's state stands", exc.message)
+                    stale = True
+            if stale:  # learn what changed before dispatching anything
+                self._since, commands = self.store.sync(self.scheduler, self._since)
+                self._carry_out(commands)
             self._carry_out(self.scheduler.dispatch())
         except TaskConflictError as exc:  # changed elsewhere meanwhile: start over from the store
             log.warning("task worker: %s; reloading the tasks", exc.message)
@@ -150,7 +162,11 @@ class TaskWorker:
         self._stop.set()
 
     def close(self, grace: float | None = None) -> None:
-        """Stop every run (gracefully, then killed) and the executor when it is ours."""
+        """Stop every run (gracefully, then killed) and the executor when it is ours. A run
+        stopped here is not a result: its outcome is recorded, and its task stays ``running``
+        in the store, so the next worker starts it again."""
+        for run in self._runs.values():
+            run.stopping = True
         for handle in list(self._runs):
             with contextlib.suppress(CodorError):
                 self.executor.stop(handle, grace=grace)
@@ -180,6 +196,7 @@ class TaskWorker:
                 self.executor.resume(handle)
             else:  # stop: a preemption or a cancellation; the scheduler moved the task
                 self.counters.stopped += 1
+                self._runs[handle].stopping = True
                 self.executor.stop(handle, wait=False)
 
     def _start(self, command: Command) -> None:
@@ -189,7 +206,9 @@ class TaskWorker:
 
         spec = command.spec
         session = spec.session or _DEFAULT_SESSION
-        cwd = spec.cwd or str(self.workspace)
+        # a relative cwd is the workspace's: decided and run in the same directory
+        cwd = os.path.normpath(os.path.join(self.workspace, spec.cwd)) if spec.cwd \
+            else str(self.workspace)
         if not spec.argv:
             self.counters.refused += 1
             self._finish(spec.id, False, command.run, "the task has no command to run")
@@ -214,6 +233,8 @@ class TaskWorker:
         self.outputs.mkdir(parents=True, exist_ok=True, mode=0o700)
         out = self.outputs / f"{spec.id}.{command.run}.out"
         err = self.outputs / f"{spec.id}.{command.run}.err"
+        for stale in (out, err):  # run numbers restart with each worker: never mix attempts
+            stale.unlink(missing_ok=True)
         sandbox = None
         try:
             if self.sandbox is not None:
@@ -243,6 +264,9 @@ class TaskWorker:
         with contextlib.suppress(CodorError):
             self.executor.discard(handle)
         self._record_outcome(run, status)
+        if run.stopping:  # the scheduler already knows (or, at shutdown, must not learn)
+            self._say(f"stopped {run.task_id} (run {run.run}): {status.reason or status.state}")
+            return
         ok = status.state == "exited" and status.exit_code == 0
         if ok:
             self.counters.succeeded += 1
