@@ -186,6 +186,8 @@ class Kernel:
         decision = self.engine.decide(action)
         gate = self.gate
         if gate is not None:
+            if action.session is None:  # recorded in the default session: judged in it too
+                action = dataclasses.replace(action, session=self._default_session)
             try:
                 decision = gate.apply(action, decision)
             except Exception as exc:  # fail closed: the gate could not judge the action

@@ -200,3 +200,12 @@ def test_debug_denied_and_baseline(ws: str, kernel: Kernel,
     assert "coverage baseline:      81.50%" in out
     code, _, err = run(capsys, "mode", "baseline", "-s", "s1", "-w", ws)
     assert code == 2 and "no coverage report" in err
+
+
+def test_an_empty_session_is_refused_not_widened_to_the_workspace(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["mode", "exempt", "--category", "docs", "--path", "docs/**", "--reason", "x",
+                 "--session", "", "-w", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and "empty session" in err and "E_INPUT" in err
+    assert not (tmp_path / ".codor" / "state.db").exists()  # nothing was recorded anywhere

@@ -331,12 +331,18 @@ def test_explore_commit_carries_a_warning() -> None:
 
 def test_an_agent_cannot_change_its_own_mode() -> None:
     for command in ("codor mode set off --session s1", "codor mode approve review -s s1",
-                    "bash -c 'python -m codor.cli.main mode set explore'"):
+                    "bash -c 'python -m codor.cli.main mode set explore'",
+                    # quoting, escapes, other spellings and verbs; computed subcommands
+                    "codor mode 'set' off --session s1", 'codor mode "approve" review',
+                    r"codor mode s\et off", ".venv/bin/codor mode set off",
+                    "python3 -m codor mode set off", "x=set; codor mode $x off",
+                    "codor $(echo mode) set", "codor mode baseline 0",
+                    "codor mode exempt --category docs --path 'docs/**' --reason r"):
         verdict = allows("strict", "code_writing", act("command.exec", command=command),
                          workspace=WS)
         assert not verdict.allowed and verdict.rule == "workflow.self-approval", command
     for command in ("codor mode show", "codor mode advance -s s1", "codor mode exempt "
-                    "--category docs --reason r"):
+                    "--category docs --reason r --session s1", "echo codor mode set off"):
         assert allows("strict", "code_writing", act("command.exec", command=command),
                       workspace=WS).allowed
 

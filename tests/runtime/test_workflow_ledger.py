@@ -463,8 +463,12 @@ def test_the_gate_never_loosens_and_leaves_unmoded_sessions_alone(setup: Setup) 
     assert gate.apply(moded, ask).decision == "deny"  # the phase refuses it: no point asking
     test_write = Action.create("file.write", path=str(setup.root / "tests/test_a.py"),
                                content="x", session="s1")
+    # an ask the phase refuses is denied even when a guard-free move would allow it: the
+    # session never moves on an action nobody has approved yet
     answered = gate.apply(test_write, ask)
-    assert answered.decision == "ask" and answered.warnings[0] == "w"
+    assert answered.decision == "deny" and "codor mode advance" in answered.reasons[0].message
+    state = setup.store.get("s1")
+    assert state is not None and state.phase == "planning"
     read = Action.create("file.read", path=str(setup.root / "src/a.py"), session="s1")
     assert gate.apply(read, allow) is allow
     sessionless = Action.create("file.write", path=str(setup.root / "src/a.py"), content="x")

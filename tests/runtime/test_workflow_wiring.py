@@ -114,3 +114,67 @@ def test_a_failing_gate_is_a_recorded_deny(tmp_path: Path) -> None:
     finally:
         kernel.close()
 
+
+
+def test_a_symlink_under_tests_to_code_is_code(tmp_path: Path) -> None:
+    from codor.runtime.workflowpaths import relative_path
+
+    root = _workspace(tmp_path)
+    (root / "src").mkdir()
+    (root / "tests").mkdir()
+    (root / "tests" / "link").symlink_to("../src")
+    (root / "tests" / "test_b.py").symlink_to("../src/app.py")
+    assert relative_path("tests/link/app.py", None, str(root)) == ("src/app.py", True)
+    assert relative_path("tests/test_b.py", None, str(root)) == ("src/app.py", True)
+    db = StateDB.open(root / ".codor" / "state.db")
+    try:
+        WorkflowStore(db, workspace=str(root)).set_default("strict", by="test")
+    finally:
+        db.close()
+    kernel = open_kernel(root, remote=False)
+    try:
+        for path in ("tests/link/app.py", "tests/test_b.py"):
+            decision = kernel.decide(_write(path))
+            assert decision.decision == "deny", path
+            assert decision.reasons[0].rule == "workflow.phase"
+        assert kernel.decide(_write("tests/test_real.py")).decision == "allow"
+    finally:
+        kernel.close()
+
+
+def test_an_action_without_a_session_is_held_to_the_workspace_default(tmp_path: Path) -> None:
+    root = _workspace(tmp_path)
+    db = StateDB.open(root / ".codor" / "state.db")
+    try:
+        WorkflowStore(db, workspace=str(root)).set_default("strict", by="test")
+    finally:
+        db.close()
+    kernel = open_kernel(root, remote=False)
+    try:
+        action = Action.create("file.write", path="src/app.py", content="x", agent="c1")
+        assert action.session is None
+        decision = kernel.decide(action)
+        assert decision.decision == "deny" and decision.reasons[0].rule == "workflow.phase"
+    finally:
+        kernel.close()
+
+
+def test_an_ask_refused_by_the_phase_moves_nothing(tmp_path: Path) -> None:
+    root = _workspace(tmp_path)
+    (root / ".codor" / "policy.yaml").write_text(
+        "version: 1\nname: asks\nrules:\n  - {id: ask-writes, on: [file.write], effect: ask}\n")
+    db = StateDB.open(root / ".codor" / "state.db")
+    try:
+        store = WorkflowStore(db, workspace=str(root))
+        store.set_default("strict", by="test")
+        kernel = open_kernel(root, remote=False)
+        try:
+            decision = kernel.decide(_write("tests/test_a.py"))  # would move planning → tests
+            assert decision.decision == "deny"
+            assert decision.reasons[0].rule == "workflow.phase"
+        finally:
+            kernel.close()
+        state = store.get("s1")
+        assert state is None or state.phase == "planning"
+    finally:
+        db.close()

@@ -87,6 +87,9 @@ def run_mode(args: argparse.Namespace) -> int:
     from codor.runtime.workflowstore import WorkflowStore
 
     workspace = Path(find_workspace(args.workspace))
+    if args.session is not None and not args.session.strip():
+        raise InputError("an empty session (leave --session out to act on the workspace)",
+                         location="--session")
     session = args.session or os.environ.get("CODOR_SESSION") or None
     with opened_state(workspace, args.state, record=True) as (db, kernel):
         store = WorkflowStore(db, kernel, workspace=str(workspace))

@@ -266,6 +266,11 @@ class WorkflowGate:
                             "the session moved to retro_testing")
         verdict = allows_facts(state.mode, state.phase, facts)
         if not verdict.allowed and verdict.rule == "workflow.phase":
+            if decision.decision != "allow":  # an ask nobody answered yet moves nothing
+                return _deny(decision, "workflow.phase",
+                             f"{verdict.message} (the policy asks a person for this action, "
+                             "so the session does not move on by itself: `codor mode advance` "
+                             "first)")
             moved, failure = self._advance_for(facts, entry, state)
             if moved is None:
                 return _deny(decision, "workflow.phase", failure)

@@ -19,6 +19,7 @@ from codor.runtime.workflowpaths import _kinds, relative_path
 
 if TYPE_CHECKING:
     from codor.model import Action
+    from codor.policy.shell.model import ParseResult
 
 __all__ = ["ActionFacts", "Target", "classify"]
 
@@ -59,15 +60,56 @@ class ActionFacts:
 
 _GIT_VALUE_OPTS: Final = frozenset({"-C", "-c", "--git-dir", "--work-tree", "--namespace",
                                     "--exec-path", "--config-env", "--super-prefix"})
-_MODE_CHANGE: Final = re.compile(r"\bmode\s+(?:set|approve)\b")
+#: ``codor mode`` verbs that change what governs the session (an agent may ``show``,
+#: ``advance`` — judged by the guards — and request an ``exempt``\ ion for one session)
+_SELF_VERBS: Final = frozenset({"set", "approve", "baseline"})
+_MODULES: Final = frozenset({"codor", "codor.cli", "codor.cli.main"})
 
 
-def _git_verbs(command: str | None, argv: Sequence[str] | None) -> frozenset[str]:
-    """The git subcommands a command line runs (``*`` when one is computed at run time, or
-    the line cannot be read and mentions git)."""
+def _mode_change(result: ParseResult, text: str) -> bool:
+    """Whether a parsed command line runs ``codor mode set|approve|baseline|exempt`` — also
+    as ``python -m codor``, with quoting or escapes (the parser has removed them) — or cannot
+    be read and mentions codor (fail closed)."""
+    from codor.policy.shell.interpreters import is_python
+
+    for part in result.parts:
+        args = part.argv
+        expanded = part.expanded or (False,) * len(args)
+        if part.program == "codor":
+            start = 1
+        elif is_python(part.program) and "-m" in args[:-1] and \
+                args[args.index("-m") + 1] in _MODULES:
+            start = args.index("-m") + 2
+        else:
+            continue
+        words = [(w, e) for w, e in zip(args[start:], expanded[start:], strict=False)
+                 if not w.startswith("-")]
+        if not words:
+            continue
+        if any(e for _, e in words[:2]):
+            return True  # the subcommand is computed at run time
+        if words[0][0] != "mode":
+            continue
+        if len(words) < 2 or words[1][0] in _SELF_VERBS:
+            return True
+        if words[1][0] == "exempt" and not any(
+                a in ("-s", "--session") or a.startswith("--session=") for a in args[start:]):
+            return True  # without a session: an exemption for the whole workspace
+    return bool((result.unparseable or result.dynamic) and "codor" in text)
+
+
+def _parsed(command: str | None, argv: Sequence[str] | None) -> ParseResult:
     from codor.policy.shell import parse_argv, parse_command
 
-    result = parse_command(command) if command is not None else parse_argv(tuple(argv or ()))
+    return parse_command(command) if command is not None else parse_argv(tuple(argv or ()))
+
+
+def _git_verbs(command: str | None, argv: Sequence[str] | None,
+               result: ParseResult | None = None) -> frozenset[str]:
+    """The git subcommands a command line runs (``*`` when one is computed at run time, or
+    the line cannot be read and mentions git); ``result``: the line already parsed."""
+    if result is None:
+        result = _parsed(command, argv)
     verbs: set[str] = set()
     for part in result.parts:
         if part.program != "git":
@@ -101,11 +143,12 @@ def _command_facts(command: str | None, argv: tuple[str, ...] | None
     from codor.claims.runners import invocations
     from codor.policy.shell import write_targets
 
-    verbs = _git_verbs(command, argv)
+    result = _parsed(command, argv)
+    verbs = _git_verbs(command, argv, result)
     wild = "*" in verbs
     text = command if command is not None else shlex.join(argv or ())
     test = any(i.category == "test" for i in invocations(command, argv))
-    mode_change = "codor" in text and bool(_MODE_CHANGE.search(text))
+    mode_change = "codor" in text and _mode_change(result, text)
     return ("commit" in verbs or wild, "push" in verbs or wild, test, mode_change,
             write_targets(command, argv))
 

@@ -1,7 +1,8 @@
 """Path kinds as the workflow sees them: a path relative to the workspace
 (:func:`relative_path`), and whether it is a test (:func:`codor.claims.pathkinds.is_test_path`,
 or any file under a ``tests/``, ``test/``, ``__tests__/`` or ``testdata/`` directory) or code
-(:func:`~codor.claims.pathkinds.is_code_path`). Pure: the phases' write rules
+(:func:`~codor.claims.pathkinds.is_code_path`). Symlinks are resolved first (a link under
+``tests/`` to a file under ``src/`` is code). Otherwise pure: the phases' write rules
 (:mod:`codor.runtime.workflow`), the exemptions (:mod:`codor.runtime.exemptions`), the actions
 (:mod:`codor.runtime.workflowactions`) and the evidence (:mod:`codor.runtime.workflowevidence`)
 all classify paths with it.
@@ -10,6 +11,7 @@ all classify paths with it.
 from __future__ import annotations
 
 import functools
+import os
 from typing import Final
 
 __all__ = ["relative_path"]
@@ -20,8 +22,9 @@ _TEST_DIRS: Final = frozenset({"tests", "test", "__tests__", "testdata"})
 def relative_path(path: str, cwd: str | None, workspace: str | None) -> tuple[str, bool]:
     """``path`` as the workflow classifies it, and whether it lies in the workspace: relative
     to the workspace when it does (joined with ``cwd`` first when relative), else the
-    normalised absolute path. Without a workspace a relative path is taken as relative to it
-    and an absolute one is kept."""
+    normalised absolute path, after symlinks are resolved (on disk, as far as the path exists).
+    Without a workspace a relative path is taken as relative to it and an absolute one is
+    kept."""
     from codor.policy.paths import normalize_path
 
     if workspace is None:
@@ -34,6 +37,7 @@ def relative_path(path: str, cwd: str | None, workspace: str | None) -> tuple[st
     except ValueError:
         return path, False
     root = workspace.rstrip("/") or "/"
+    full, root = os.path.realpath(full), os.path.realpath(root)
     if full == root:
         return ".", True
     prefix = root + "/" if root != "/" else "/"
