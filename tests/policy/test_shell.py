@@ -523,3 +523,10 @@ def test_parts_of_a_sequence_are_the_parts_of_each_side(a: str, b: str, sep: str
     joined = parse_command(a + sep + b)
     assert not joined.unparseable
     assert joined.parts == parse_command(a).parts + parse_command(b).parts
+
+
+def test_sqlite3_writes_its_database_unless_read_only() -> None:
+    assert write_targets("sqlite3 .codor/state.db 'UPDATE workflow_sessions SET phase=1'") \
+        == (".codor/state.db",)
+    assert write_targets("sqlite3 -cmd '.timeout 1' -bail app.db < dump.sql") == ("app.db",)
+    assert write_targets("sqlite3 -readonly app.db 'SELECT 1'") == ()

@@ -49,6 +49,10 @@ _WRITE_ALL: dict[str, str] = {"tee": "", "touch": "dtr", "mkdir": "m", "truncate
 _DELETE_ALL: dict[str, str] = {"rm": "", "rmdir": "", "unlink": "", "shred": "ns", "srm": ""}
 _COPIES = frozenset({"cp", "mv", "install", "ln", "rsync", "scp"})
 _PERMS = frozenset({"chmod", "chown", "chgrp"})
+#: sqlite3 options that take a value (the database is the first operand after the options)
+_SQLITE_VALUE_OPTS = frozenset({"-cmd", "-init", "-separator", "-newline", "-nullvalue",
+                                "-vfs", "-lookaside", "-pagecache", "-heap", "-maxsize",
+                                "-mmap", "-escape"})
 _NO_PATHS = frozenset({"echo", "printf", "test", "[", "true", "false", ":", "export", "alias",
                        "which", "type", "cd", "pushd", "popd", "declare", "local", "set",
                        "unset", "readonly", "typeset", "read", "exit", "return", "ssh",
@@ -58,7 +62,7 @@ _NO_PATHS = frozenset({"echo", "printf", "test", "[", "true", "false", ":", "exp
 #: Programs for which :func:`file_ops` may report a write or a delete (other than by a
 #: redirection): for any other program it reports reads only.
 _MAY_WRITE = (frozenset(_PATTERN_FIRST) | frozenset(_WRITE_ALL) | frozenset(_DELETE_ALL)
-              | _COPIES | _PERMS | frozenset({"dd", "curl", "wget", "find"}))
+              | _COPIES | _PERMS | frozenset({"dd", "curl", "wget", "find", "sqlite3"}))
 _EMAIL_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:")
 _KEY_VALUE = re.compile(r"^\w+=")
 
@@ -173,6 +177,18 @@ def file_ops(p: Part, cred_name: Callable[[str], bool] | None = None) -> list[Fi
                 ops.append(FileOp("write", a[3:]))
     elif prog in ("curl", "wget"):
         ops += download_ops(prog, args)
+    elif prog == "sqlite3":  # its database: changed by any statement given (unless -readonly)
+        k = 0
+        while k < len(args):
+            a = args[k]
+            if "-" + a.lstrip("-") in _SQLITE_VALUE_OPTS:  # -opt or --opt
+                k += 2
+            elif a.startswith("-"):
+                k += 1
+            else:
+                ops.append(FileOp("read", a, True) if "-readonly" in args or "--readonly"
+                           in args else FileOp("write", a))
+                break
     elif prog == "find":
         k = 0
         while k < len(args) and not args[k].startswith(("-", "(", "!")):
