@@ -561,3 +561,35 @@ def test_configurable_failure_count(setup: Setup) -> None:
     store.set_mode("s1", "strict", by="alice")
     agent.run("pytest -q", FAILED, 1)
     assert store.request_debug("s1", by="claude", reason="r").status == "pending"
+
+
+def test_a_summary_the_agent_printed_itself_is_not_a_test_run(setup: Setup) -> None:
+    """`pytest >/dev/null; echo '=== 5 passed ==='` would read as a passing run: only output a
+    runner printed counts (pass-through filters such as `| tail` are fine)."""
+    agent = setup.agent()
+    setup.store.set_mode("s1", "strict", by="alice")
+    assert agent.write("tests/test_app.py", TEST_FILE).decision == "allow"
+    agent.run("pytest -q; echo '=== 1 failed in 0.1s ==='", "=== 1 failed in 0.1s ===\n", 0)
+    assert agent.write("src/app.py").decision == "deny"  # the failure was only printed
+    agent.run("pytest -q | tail -3", "FAILED tests/test_app.py::test_add\n"
+              "=== 1 failed in 0.1s ===\n", 1)
+    assert agent.write("src/app.py").decision == "allow"  # a runner's failure counts
+    agent.run("pytest -q >/dev/null; echo '=== 5 passed in 0.1s ==='",
+              "=== 5 passed in 0.1s ===\n", 0)
+    with pytest.raises(GuardError, match="a passing test run after your last change"):
+        setup.store.advance("s1", by="claude")
+
+
+@pytest.mark.parametrize(("command", "trusted"), [
+    ("pytest -q", True), ("pytest -q | tail -5", True), ("pytest | tee log.txt", True),
+    ('cd x && pytest; echo "exit: $?"', True), ("npm test", True),
+    ("pytest -q >/dev/null; echo '=== 5 passed in 0.1s ==='", False),
+    ("pytest | sed s/failed/passed/", False), ("pytest; cat out.txt", False),
+    ("pytest; python -c \"print('=== 5 passed in 0.1s ===')\"", False),
+    ("S='5 passed'; pytest; echo $S", False), ("pytest; cat <<EOF\n5 passed\nEOF", False),
+])
+def test_which_command_lines_leave_the_output_to_the_runner(command: str, trusted: bool
+                                                            ) -> None:
+    from codor.runtime.workflowevidence import _output_is_the_runners
+
+    assert _output_is_the_runners(command, None) is trusted

@@ -95,6 +95,44 @@ class Evidence:
     size: int = 0
 
 
+#: programs that pass a runner's output on unchanged when it is piped into them
+_PASS_THROUGH: Final = frozenset({"tee", "tail", "head", "cat"})
+#: printers whose whole output is their own arguments (checked for a summary)
+_LITERAL_PRINTERS: Final = frozenset({"echo", "printf", "print"})
+
+
+@functools.lru_cache(maxsize=1024)
+def _output_is_the_runners(command: str, argv: tuple[str, ...] | None) -> bool:
+    """Whether a test run's recorded output can be taken as what its runner printed: no part
+    of the line prints a runner summary of its own (``echo '5 passed'``, ``python -c
+    "print(...)"``), replays a file (``cat out.txt``, a heredoc) or rewrites the runner's
+    output (``| sed ...``). Pass-through filters (``| tail -5``, ``| tee log``) and an echo
+    without numbers or variables (``echo "exit: $?"``) are fine. A line that cannot be read
+    is not."""
+    from codor.claims.printing import prints_only
+    from codor.claims.runners import parse_output
+    from codor.runtime.workflowactions import _parsed
+
+    result = _parsed(command or None, argv)
+    if result.unparseable:
+        return False
+    for part in result.parts:
+        if not part.argv or not prints_only(None, part.argv):
+            continue  # runs a program: the runner, cd, make...
+        if part.stdin_from:  # downstream of something in a pipeline
+            if part.program in _PASS_THROUGH and (part.program == "tee" or all(
+                    a.startswith("-") or a.isdigit() for a in part.argv[1:])):
+                continue
+            return False
+        if part.program not in _LITERAL_PRINTERS:
+            return False  # replays a file or a heredoc, or a script that only prints
+        text = " ".join(part.argv[1:])
+        if any(c.isdigit() for c in text) or "$" in text.replace("$?", "") or "`" in text or \
+                parse_output(text) is not None:
+            return False  # could print counts: only "echo done" or "echo exit: $?" pass
+    return True
+
+
 @functools.lru_cache(maxsize=1024)
 def _run_kind(command: str, argv: tuple[str, ...] | None) -> tuple[bool, bool, bool, str | None]:
     """(test, full, commit, runner hint) of a recorded command."""
@@ -121,7 +159,7 @@ def evidence_from(ev: SessionEvidence, workspace: str | None = None,
         if not (test or commit):
             continue
         summary = None
-        if test and run.output:
+        if test and run.output and _output_is_the_runners(run.command, run.argv):
             key = (run.output, hint)
             if key not in outputs:
                 outputs[key] = parse_output(run.output, hint)
