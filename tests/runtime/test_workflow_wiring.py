@@ -32,6 +32,15 @@ def _workspace(tmp_path: Path) -> Path:
     return root
 
 
+def _strict_by_default(root: Path) -> None:
+    """Make strict the workspace's default mode (as `codor mode set strict` does)."""
+    db = StateDB.open(root / ".codor" / "state.db")
+    try:
+        WorkflowStore(db, workspace=str(root)).set_default("strict", by="test")
+    finally:
+        db.close()
+
+
 def test_a_workspace_without_a_state_database_opens_no_gate(tmp_path: Path) -> None:
     root = _workspace(tmp_path)
     kernel = open_kernel(root, remote=False)
@@ -45,11 +54,7 @@ def test_a_workspace_without_a_state_database_opens_no_gate(tmp_path: Path) -> N
 def test_a_strict_session_refuses_code_before_a_failing_test_through_open_kernel(
         tmp_path: Path) -> None:
     root = _workspace(tmp_path)
-    db = StateDB.open(root / ".codor" / "state.db")
-    try:
-        WorkflowStore(db, workspace=str(root)).set_default("strict", by="test")
-    finally:
-        db.close()
+    _strict_by_default(root)
     kernel = open_kernel(root, remote=False)
     try:
         assert kernel.gate is not None
@@ -126,11 +131,7 @@ def test_a_symlink_under_tests_to_code_is_code(tmp_path: Path) -> None:
     (root / "tests" / "test_b.py").symlink_to("../src/app.py")
     assert relative_path("tests/link/app.py", None, str(root)) == ("src/app.py", True)
     assert relative_path("tests/test_b.py", None, str(root)) == ("src/app.py", True)
-    db = StateDB.open(root / ".codor" / "state.db")
-    try:
-        WorkflowStore(db, workspace=str(root)).set_default("strict", by="test")
-    finally:
-        db.close()
+    _strict_by_default(root)
     kernel = open_kernel(root, remote=False)
     try:
         for path in ("tests/link/app.py", "tests/test_b.py"):
@@ -144,11 +145,7 @@ def test_a_symlink_under_tests_to_code_is_code(tmp_path: Path) -> None:
 
 def test_an_action_without_a_session_is_held_to_the_workspace_default(tmp_path: Path) -> None:
     root = _workspace(tmp_path)
-    db = StateDB.open(root / ".codor" / "state.db")
-    try:
-        WorkflowStore(db, workspace=str(root)).set_default("strict", by="test")
-    finally:
-        db.close()
+    _strict_by_default(root)
     kernel = open_kernel(root, remote=False)
     try:
         action = Action.create("file.write", path="src/app.py", content="x", agent="c1")
