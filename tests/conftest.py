@@ -105,3 +105,13 @@ def make_engine(write_policy: Callable[[str, str], Path]) -> Iterator[EngineFact
 def act(kind: str, **fields: Any) -> Action:
     """Shorthand for a validated action."""
     return Action.create(kind, **fields)
+
+
+@pytest.fixture(scope="module")
+def pg() -> Iterator[Any]:
+    """A real PostgreSQL server for the module's tests (`make test` installs PostgreSQL; no
+    server fails the test, never skips it); stopped and removed after the module."""
+    from tests.ledger import pgserver
+
+    with pgserver.running() as server:
+        yield server

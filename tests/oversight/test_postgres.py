@@ -7,24 +7,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from codor.oversight import ApprovalConflict, ApprovalQueue
 from codor.statedb import StateDB
-from tests.ledger import pgserver
 from tests.oversight.conftest import Rig, deploy
-
-
-@pytest.fixture(scope="module")
-def pg() -> Iterator[Any]:
-    server = pgserver.start()  # `make test` installs PostgreSQL; no server fails the test
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def test_two_queues_on_one_postgres_state(pg: Any, make_rig: Callable[..., Rig]) -> None:

@@ -17,7 +17,6 @@ import pytest
 
 from codor.evidence.records import DecisionRecord, record_from_bytes
 from codor.workspace import Workspace
-from tests.ledger import pgserver
 from tests.server.conftest import ASKING_POLICY
 from tests.server.daemonproc import DaemonProc, paced, start
 
@@ -28,15 +27,6 @@ _A = {"session": "scale-1", "agent": {"id": "scale-agent"}}
 MIX = [{"kind": "file.read", "path": "src/app.py", **_A},
        {"kind": "command.exec", "command": "rm -rf build", **_A},  # default deny
        {"kind": "file.read", "path": "README.md", **_A}]
-
-
-@pytest.fixture(scope="module")
-def pg() -> Iterator[Any]:
-    server = pgserver.start()  # `make test` installs PostgreSQL; no server fails the test
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -46,6 +46,7 @@ from codor.oversight.approval import (
 )
 from codor.oversight.notify import WebhookNotifier
 from codor.oversight.risk import History, Risk, assess, session_history
+from codor.statedb import StateError
 
 if TYPE_CHECKING:
     from codor.kernel import Kernel
@@ -329,14 +330,10 @@ class ApprovalQueue:
     def _create(self, action: Action, decision: Decision, decision_index: int | None,
                 requester: str, risk: Risk, *, level: Level,
                 requester_key: str | None) -> Approval:
-        session, form = self._identify(action)
         now = time.time()
-        approval = Approval(
-            id=_new_id(), kind="action", session=session, action=form,
-            decision_index=decision_index, status="pending", level=level, risk=risk.score,
-            reasons=self._reason_lines(decision, risk), requester=requester, created=now,
-            expires=now + self.timeout_s, requester_key=requester_key)
-        self._insert(approval, action.agent.id if action.agent is not None else None)
+        approval = self._store_action(action, decision, decision_index, risk, requester,
+                                      requester_key, now, status="pending", level=level,
+                                      expires=now + self.timeout_s)
         self.notifier.send("approval.created", approval.to_json())
         return approval
 
@@ -344,22 +341,31 @@ class ApprovalQueue:
                     risk: Risk, requester: str, requester_key: str | None, *,
                     approved: bool) -> Approval:
         """An ``auto`` / ``block`` answer: recorded in the ledger first, then stored."""
-        session, form = self._identify(action)
         who = AUTO_APPROVER if approved else BLOCK_APPROVER
         comment = (f"risk {risk.score} ({risk.level}): "
                    f"{'approved automatically' if approved else 'denied without asking'}")
         index = self.kernel.record_approval(action, decision_index, approved=approved,
                                             approver=who, channel="api", comment=comment)
         now = time.time()
+        approval = self._store_action(
+            action, decision, decision_index, risk, requester, requester_key, now,
+            status="approved" if approved else "denied", level=risk.level, expires=now,
+            decided_by=who, decided_at=now, comment=comment, record_index=index,
+            effect="allow" if approved else "deny")
+        self.notifier.send("approval.decided", approval.to_json())
+        return approval
+
+    def _store_action(self, action: Action, decision: Decision, decision_index: int | None,
+                      risk: Risk, requester: str, requester_key: str | None, now: float,
+                      **fields: Any) -> Approval:
+        """A new ``action`` approval (``fields``: its status and what goes with it), stored."""
+        session, form = self._identify(action)
         approval = Approval(
             id=_new_id(), kind="action", session=session, action=form,
-            decision_index=decision_index, status="approved" if approved else "denied",
-            level=risk.level, risk=risk.score, reasons=self._reason_lines(decision, risk),
-            requester=requester, created=now, expires=now, decided_by=who, decided_at=now,
-            comment=comment, record_index=index, effect="allow" if approved else "deny",
-            requester_key=requester_key)
+            decision_index=decision_index, risk=risk.score,
+            reasons=self._reason_lines(decision, risk), requester=requester, created=now,
+            requester_key=requester_key, **fields)
         self._insert(approval, action.agent.id if action.agent is not None else None)
-        self.notifier.send("approval.decided", approval.to_json())
         return approval
 
     # -- claims escalations -----------------------------------------------------------------
@@ -371,10 +377,9 @@ class ApprovalQueue:
 
     def _note(self, session: str, ledger_index: int,
               data: Mapping[str, Any]) -> tuple[Approval, bool]:
-        rows = self.state.query(_SELECT + "WHERE escalation_index = ?",
-                                (ledger_index,))
-        if rows:
-            return _row(rows[0]), False
+        known = self._escalation(ledger_index)
+        if known is not None:
+            return known, False
         blocks = data.get("blocks")
         summary = data.get("summary")
         reasons = ["claims escalation: the agent's report failed verification"
@@ -388,11 +393,17 @@ class ApprovalQueue:
             expires=None)
         inserted = self._insert(approval, None, ledger_index, on_conflict=True)
         if not inserted:  # another daemon noted it first
-            rows = self.state.query(_SELECT + "WHERE "
-                                    "escalation_index = ?", (ledger_index,))
-            return _row(rows[0]), False
+            known = self._escalation(ledger_index)
+            if known is None:  # the conflicting row is gone again: a state database fault
+                raise StateError(f"escalation {ledger_index} was noted and is now missing")
+            return known, False
         self.notifier.send("approval.created", approval.to_json())
         return approval, True
+
+    def _escalation(self, ledger_index: int) -> Approval | None:
+        """The review item of the escalation recorded at ``ledger_index``, if noted."""
+        rows = self.state.query(_SELECT + "WHERE escalation_index = ?", (ledger_index,))
+        return _row(rows[0]) if rows else None
 
     def scan_escalations(self) -> int:
         """Note every ``claims.escalation`` event appended to the ledger since the last scan

@@ -143,6 +143,18 @@ def _page(permission: Permission = "read") -> Any:
 PageKey = Annotated[ApiKey, Depends(_page())]
 
 
+async def _form_post(request: Request, permission: Permission) -> tuple[Any, ApiKey]:
+    """A dashboard form post: its fields, and the key behind it with ``permission``. A cookie
+    session counts only with the form's CSRF token (``csrf``); a bearer token needs none."""
+    form = await request.form()
+    sessions = _sessions(request)
+    session = sessions.session_of(request)
+    token = form.get("csrf")
+    if session is not None and isinstance(token, str) and sessions.csrf_ok(session, token):
+        request.state.csrf_ok = True
+    return form, await _page(permission)(request)
+
+
 def _safe_next(value: str | None) -> str:
     if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
         return "/"
@@ -330,13 +342,7 @@ def approvals_page(request: Request, key: PageKey, fragment: str | None = None,
 
 @router.post("/approvals/{approval_id}")
 async def decide(request: Request, approval_id: str) -> Response:
-    form = await request.form()
-    sessions = _sessions(request)
-    session = sessions.session_of(request)
-    token = form.get("csrf")
-    if session is not None and isinstance(token, str) and sessions.csrf_ok(session, token):
-        request.state.csrf_ok = True
-    key = await _page("approvals.decide")(request)
+    form, key = await _form_post(request, "approvals.decide")
     choice = form.get("decision")
     if choice not in ("approve", "deny"):
         raise PageError(400, "Bad request", "decision must be approve or deny")
@@ -461,13 +467,7 @@ def ledger_page(request: Request, key: PageKey, job: str | None = None) -> Respo
 
 @router.post("/ledger/verify")
 async def verify_now(request: Request) -> Response:
-    form = await request.form()
-    sessions = _sessions(request)
-    session = sessions.session_of(request)
-    token = form.get("csrf")
-    if session is not None and isinstance(token, str) and sessions.csrf_ok(session, token):
-        request.state.csrf_ok = True
-    await _page("read")(request)
+    await _form_post(request, "read")
     daemon = daemon_of(request)
     jobs = _jobs(request)
     with request.app.state.dashboard_lock:

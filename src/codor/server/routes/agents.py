@@ -115,22 +115,18 @@ _CHANGE_RESPONSES: dict[int | str, dict[str, Any]] = {
     409: {"description": "a stale version, or a move the lifecycle does not allow"}}
 
 
-@router.post("/agents/{agent_id}/pause", summary="ready or running -> paused",
-             responses=_CHANGE_RESPONSES)
-async def pause_agent(request: Request, key: Admin, agent_id: AgentId,
-                      body: Change | None = None) -> dict[str, Any]:
-    return await run_in_threadpool(_change, request, "pause", agent_id, body, key)
-
-
-@router.post("/agents/{agent_id}/resume", summary="paused -> the status it was paused from",
-             responses=_CHANGE_RESPONSES)
-async def resume_agent(request: Request, key: Admin, agent_id: AgentId,
-                       body: Change | None = None) -> dict[str, Any]:
-    return await run_in_threadpool(_change, request, "resume", agent_id, body, key)
-
-
-@router.post("/agents/{agent_id}/stop", summary="-> stopping -> stopped",
-             responses=_CHANGE_RESPONSES)
-async def stop_agent(request: Request, key: Admin, agent_id: AgentId,
+def _change_route(verb: str, summary: str) -> None:
+    """``POST /v1/agents/{id}/<verb>``: the registry's ``verb`` (pause, resume, stop)."""
+    async def change(request: Request, key: Admin, agent_id: AgentId,
                      body: Change | None = None) -> dict[str, Any]:
-    return await run_in_threadpool(_change, request, "stop", agent_id, body, key)
+        return await run_in_threadpool(_change, request, verb, agent_id, body, key)
+
+    change.__name__ = f"{verb}_agent"  # the OpenAPI operation id, as a named function's
+    router.post(f"/agents/{{agent_id}}/{verb}", summary=summary,
+                responses=_CHANGE_RESPONSES)(change)
+
+
+for _verb, _summary in (("pause", "ready or running -> paused"),
+                        ("resume", "paused -> the status it was paused from"),
+                        ("stop", "-> stopping -> stopped")):
+    _change_route(_verb, _summary)

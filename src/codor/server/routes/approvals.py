@@ -150,21 +150,20 @@ _ANSWER_BODY: dict[str, Any] = {"requestBody": {"required": False, "content": {
                          "example": {"comment": "checked the diff"}}}}}
 
 
-@router.post("/approvals/{approval_id}/approve", summary="Approve (recorded in the ledger)",
-             openapi_extra=_ANSWER_BODY,
-             responses={404: {"description": "no such approval"},
-                        409: {"description": "no longer pending"}})
-async def approve(request: Request, approval_id: str,
-                  key: Annotated[ApiKey, Depends(require("approvals.decide"))]
-                  ) -> dict[str, Any]:
-    return (await _answer(request, approval_id, key, True)).to_json()
+def _answer_route(verb: str, approved: bool) -> None:
+    """``POST /v1/approvals/{id}/approve`` or ``/deny``."""
+    async def answer(request: Request, approval_id: str,
+                     key: Annotated[ApiKey, Depends(require("approvals.decide"))]
+                     ) -> dict[str, Any]:
+        return (await _answer(request, approval_id, key, approved)).to_json()
+
+    answer.__name__ = verb  # the OpenAPI operation id, as a named function's
+    router.post(f"/approvals/{{approval_id}}/{verb}",
+                summary=f"{verb.capitalize()} (recorded in the ledger)",
+                openapi_extra=_ANSWER_BODY,
+                responses={404: {"description": "no such approval"},
+                           409: {"description": "no longer pending"}})(answer)
 
 
-@router.post("/approvals/{approval_id}/deny", summary="Deny (recorded in the ledger)",
-             openapi_extra=_ANSWER_BODY,
-             responses={404: {"description": "no such approval"},
-                        409: {"description": "no longer pending"}})
-async def deny(request: Request, approval_id: str,
-               key: Annotated[ApiKey, Depends(require("approvals.decide"))]
-               ) -> dict[str, Any]:
-    return (await _answer(request, approval_id, key, False)).to_json()
+_answer_route("approve", True)
+_answer_route("deny", False)
