@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from codor.evidence.records import Observer
     from codor.kernel import Kernel
+    from codor.statedb import StateDB
 
 __all__ = ["attach_workflow", "codor_home", "find_workspace", "open_kernel", "resolve_policy"]
 
@@ -72,41 +73,59 @@ def open_kernel(workspace: str | os.PathLike[str] | None = None, *, policy: str 
         return RemoteKernel(url, read_token(str(root)), observer=observer, workspace=str(root))
     from codor.kernel import Kernel
     from codor.policy import load_engine
+    from codor.statedb import StateDB
     from codor.workspace import Workspace
 
     root = find_workspace(workspace, start)
     home = codor_home(root)
-    engine = load_engine(resolve_policy(policy, root), workspace=str(root),
-                         codor_home=str(home), tokens="workspace", record=record)
+    # one connection to the state database, when there is one, for the token verifier's use
+    # counts and revocations and for the workflow gate
+    state_path = home / "state.db"
+    db = StateDB.open(state_path) if state_path.is_file() else None
+    try:
+        engine = load_engine(resolve_policy(policy, root), workspace=str(root),
+                             codor_home=str(home), tokens="workspace", record=record,
+                             state=db)
+    except BaseException:
+        if db is not None:
+            db.close()
+        raise
     try:
         state = Workspace.at(root)
         ledger = state.open_ledger(signing=False, sinks=True) \
             if record and state.has_ledger() else None
     except BaseException:
         engine.close()
+        if db is not None:
+            db.close()
         raise
     kernel = Kernel(engine, ledger, observer=observer, workspace=str(root))
+    if db is not None:
+        kernel.own(db)
     try:
-        attach_workflow(kernel, home)
+        attach_workflow(kernel, home, db)
     except BaseException:
         kernel.close()
         raise
     return kernel
 
 
-def attach_workflow(kernel: Kernel, home: Path) -> None:
+def attach_workflow(kernel: Kernel, home: Path, db: StateDB | None = None) -> None:
     """Give ``kernel`` the workflow gate of the workspace (:mod:`codor.runtime.gate`) when its
     state database exists (``<home>/state.db``: where ``codor mode`` keeps the modes) — so
-    the session's phase decides which actions are allowed. Nothing is opened otherwise: a
-    workspace that never used a mode, a token, a task or an agent pays one ``stat``. The
-    database is closed with the kernel."""
-    path = home / "state.db"
-    if not path.is_file():
-        return
+    the session's phase decides which actions are allowed. ``db``: that database, already
+    open (the caller closes it); otherwise it is opened here and closed with the kernel.
+    Nothing is opened when there is none: a workspace that never used a mode, a token, a
+    task or an agent pays one ``stat``."""
+    if db is None:
+        path = home / "state.db"
+        if not path.is_file():
+            return
+        from codor.statedb import StateDB
+
+        db = StateDB.open(path)
+        kernel.own(db)
     from codor.runtime.gate import WorkflowGate
     from codor.runtime.workflowstore import WorkflowStore
-    from codor.statedb import StateDB
 
-    db = StateDB.open(path)
-    kernel.own(db)
     kernel.gate = WorkflowGate(WorkflowStore(db, kernel, workspace=kernel.workspace))
